@@ -75,7 +75,9 @@ if (import.meta.main) {
       // missing counts as different
     }
     if (committed !== text) {
-      console.error("src/ul/_wasm_module.ts differs from a fresh build: run `deno task build:wasm`");
+      console.error(
+        "src/ul/_wasm_module.ts differs from a fresh build: run `deno task build:wasm`",
+      );
       Deno.exit(1);
     }
     console.log("Wasm module is reproducible: src/ul/_wasm_module.ts matches a fresh build");

@@ -1,0 +1,359 @@
+/**
+ * `dimse scp`: a one-off SCP with the status endpoint beside it. Services come from
+ * {@linkcode SERVICE_FACTORIES}: adding a service to the command is one line there.
+ *
+ * @module
+ */
+import denoJson from "../../deno.json" with { type: "json" };
+import { Scp } from "../../src/scp.ts";
+import type { AssociationStatus, ScpEventMap } from "../../src/scp.ts";
+import type { Service } from "../../src/services/service.ts";
+import { verification } from "../../src/services/verification.ts";
+import { createStatusApp } from "../../src/status/app.ts";
+import { serveStatus } from "../../src/status/serve.ts";
+import type { StatusServer } from "../../src/status/serve.ts";
+import { scpStatusSource } from "../../src/status/scp_source.ts";
+import {
+  consoleIo,
+  describeError,
+  EXIT_FAILURE,
+  EXIT_OK,
+  EXIT_USAGE,
+  listOption,
+  parseAeTitle,
+  parseCommandArgs,
+  parseHostPort,
+  parseInteger,
+  parseMaxPdu,
+  parsePort,
+  stringOption,
+  UsageError,
+} from "../_args.ts";
+import type { CliIo, HostPort, ParsedValues } from "../_args.ts";
+
+export type { HostPort } from "../_args.ts";
+
+/** The settings of one `scp` run, from defaults, `--config` and options (in that order). */
+export interface ScpSettings {
+  /** DICOM port; 0 picks a free one. */
+  port: number;
+  /** Our AE title. */
+  aeTitle: string;
+  /** Folder for received instances (Storage). */
+  dir: string;
+  /** Status endpoint port, or null when disabled. */
+  httpPort: number | null;
+  /** Address the status endpoint binds. */
+  httpHostname: string;
+  /** Address the DICOM port binds. */
+  hostname: string;
+  /** Maximum PDU length we receive; 0 means unlimited. */
+  maxPduLength: number;
+  /** Concurrent associations allowed. */
+  maxAssociations: number;
+  /** Reject associations whose called AE title is not ours. */
+  requireCalledAeTitle: boolean;
+  /** Calling AE titles allowed; empty allows any. */
+  allowedCallingAeTitles: string[];
+  /** Move destinations by AE title (Q/R C-MOVE). */
+  destinations: Record<string, HostPort>;
+  /** Log every DIMSE message as well as association events. */
+  verbose: boolean;
+}
+
+/** Builds a service of the SCP from the settings. */
+export type ServiceFactory = (settings: ScpSettings) => Service;
+
+/** The services of `dimse scp`, one line each. */
+export const SERVICE_FACTORIES: ServiceFactory[] = [
+  () => verification(),
+];
+
+const DEFAULTS: ScpSettings = {
+  port: 11112,
+  aeTitle: "DIMSE",
+  dir: "./dicom-store",
+  httpPort: 8080,
+  httpHostname: "127.0.0.1",
+  hostname: "0.0.0.0",
+  maxPduLength: 16384,
+  maxAssociations: 16,
+  requireCalledAeTitle: false,
+  allowedCallingAeTitles: [],
+  destinations: {},
+  verbose: false,
+};
+
+const HELP = `Usage: dimse scp [options]
+
+Runs an SCP (services: Verification) and the HTTP status endpoint (/health, /status,
+/metrics, /) until SIGINT or SIGTERM, then closes gracefully.
+
+Options:
+  --port N              DICOM port, 0 for any free port (default 11112)
+  --host ADDR           address the DICOM port binds (default 0.0.0.0)
+  --aet AE              our AE title (default DIMSE)
+  --dir DIR             folder for received instances (default ./dicom-store)
+  --http N|off          status endpoint port, 0 for any free port, off to disable (default 8080)
+  --http-host ADDR      address the status endpoint binds (default 127.0.0.1)
+  --max-pdu N           maximum PDU length we receive, 0 for unlimited (default 16384)
+  --max-associations N  concurrent associations allowed (default 16)
+  --require-called-ae   reject associations calling an AE title other than --aet
+                        (default: answer any called AE title)
+  --allow AE            accept only this calling AE title (repeatable; default any)
+  --dest AE=HOST:PORT   a move destination (repeatable)
+  --config FILE         JSON file with any of the settings above, e.g.
+                        {"port": 104, "aet": "PACS", "allow": ["CT1"], "dest": {"WS": "ws:104"}}
+                        (options on the command line win)
+  --verbose             log every DIMSE message too
+  -h, --help            show this help`;
+
+const OPTIONS = {
+  port: { type: "string" },
+  host: { type: "string" },
+  aet: { type: "string" },
+  dir: { type: "string" },
+  http: { type: "string" },
+  "http-host": { type: "string" },
+  "max-pdu": { type: "string" },
+  "max-associations": { type: "string" },
+  "require-called-ae": { type: "boolean" },
+  allow: { type: "string", multiple: true },
+  dest: { type: "string", multiple: true },
+  config: { type: "string" },
+  verbose: { type: "boolean" },
+} as const;
+
+/** Reads `--config`: a JSON object whose keys are the long option names. */
+async function readConfig(path: string): Promise<ParsedValues> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    throw new UsageError(`Cannot read config file ${path}: ${describeError(error)}`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`Config file ${path} is not JSON: ${describeError(error)}`);
+  }
+  if (typeof data !== "object" || data === null || Array.isArray(data)) {
+    throw new UsageError(`Config file ${path} must hold a JSON object`);
+  }
+  const values: ParsedValues = {};
+  for (const [key, value] of Object.entries(data)) {
+    if (!(key in OPTIONS) || key === "config") {
+      throw new UsageError(`Config file ${path} has an unknown key "${key}"`);
+    }
+    if (key === "dest" && typeof value === "object" && value !== null && !Array.isArray(value)) {
+      values.dest = Object.entries(value).map(([ae, where]) => `${ae}=${where}`);
+    } else if (Array.isArray(value)) {
+      values[key] = value.map(String);
+    } else if (typeof value === "boolean" && (key === "verbose" || key === "require-called-ae")) {
+      values[key] = value;
+    } else if (typeof value === "string" || typeof value === "number") {
+      values[key] = String(value);
+    } else {
+      throw new UsageError(`Config file ${path} has an invalid value for "${key}"`);
+    }
+  }
+  return values;
+}
+
+/** Turns parsed option values into settings, checking each; throws UsageError. */
+function settingsFrom(values: ParsedValues): ScpSettings {
+  const s: ScpSettings = { ...DEFAULTS, destinations: {} };
+  const port = stringOption(values, "port");
+  if (port !== undefined) s.port = parsePort("port", port);
+  s.hostname = stringOption(values, "host", s.hostname);
+  const aet = stringOption(values, "aet");
+  if (aet !== undefined) s.aeTitle = parseAeTitle("aet", aet);
+  s.dir = stringOption(values, "dir", s.dir);
+  const http = stringOption(values, "http");
+  if (http !== undefined) s.httpPort = http === "off" ? null : parsePort("http", http);
+  s.httpHostname = stringOption(values, "http-host", s.httpHostname);
+  const maxPdu = stringOption(values, "max-pdu");
+  if (maxPdu !== undefined) s.maxPduLength = parseMaxPdu("max-pdu", maxPdu);
+  const maxAssociations = stringOption(values, "max-associations");
+  if (maxAssociations !== undefined) {
+    s.maxAssociations = parseInteger("max-associations", maxAssociations, 1, 10_000);
+  }
+  s.allowedCallingAeTitles = listOption(values, "allow").map((ae) => parseAeTitle("allow", ae));
+  for (const dest of listOption(values, "dest")) {
+    const eq = dest.indexOf("=");
+    if (eq <= 0) throw new UsageError(`Option --dest must read AE=HOST:PORT, got "${dest}"`);
+    s.destinations[parseAeTitle("dest", dest.slice(0, eq))] = parseHostPort(dest.slice(eq + 1));
+  }
+  s.requireCalledAeTitle = values["require-called-ae"] === true;
+  s.verbose = values.verbose === true;
+  return s;
+}
+
+/** "CALLING@host:port -> CALLED" for log lines. */
+function who(a: AssociationStatus): string {
+  return `${a.callingAeTitle || "?"}@${a.peerAddress} -> ${a.calledAeTitle || "?"}`;
+}
+
+/** Names of A-ASSOCIATE-RJ reasons by source (PS3.8 Table 9-21). */
+const REJECT_REASONS: Record<number, Record<number, string>> = {
+  1: {
+    1: "no reason given",
+    2: "application context name not supported",
+    3: "calling AE title not recognized",
+    7: "called AE title not recognized",
+  },
+  2: { 1: "no reason given", 2: "protocol version not supported" },
+  3: { 1: "temporary congestion", 2: "local limit exceeded" },
+};
+
+/** Describes an A-ASSOCIATE-RJ (PS3.8 Table 9-21). */
+function describeRejection(e: ScpEventMap["association-rejected"]): string {
+  const result = e.result === 1 ? "permanent" : e.result === 2 ? "transient" : `result ${e.result}`;
+  const reason = REJECT_REASONS[e.source]?.[e.reason] ?? `source ${e.source} reason ${e.reason}`;
+  return `${reason} (${result})`;
+}
+
+/** Describes an A-ABORT (PS3.8 Table 9-26). */
+function describeAbort(e: ScpEventMap["association-aborted"]): string {
+  if (e.source === 0) return "service user";
+  if (e.source === 2) return `service provider, reason ${e.reason}`;
+  return `source ${e.source}, reason ${e.reason}`;
+}
+
+/** Writes one line per association event (and per message when verbose). */
+function logScpEvents(scp: Scp, io: CliIo, verbose: boolean): void {
+  scp.on("association-accepted", (e) => {
+    const n = e.association.acceptedContexts.length;
+    io.err(`association accepted: ${who(e.association)}, ${n} context(s)`);
+  });
+  scp.on("association-rejected", (e) => {
+    io.err(`association rejected: ${who(e.association)}, ${describeRejection(e)}`);
+  });
+  scp.on("association-released", (e) => {
+    const a = e.association;
+    io.err(`association released: ${who(a)}, ${a.messagesIn} message(s) in, ${a.messagesOut} out`);
+  });
+  scp.on("association-aborted", (e) => {
+    const a = e.association;
+    io.err(
+      `association aborted: ${who(a)}, ${
+        describeAbort(e)
+      }, ${a.messagesIn} message(s) in, ${a.messagesOut} out`,
+    );
+  });
+  if (!verbose) return;
+  scp.on("message-received", (e) => {
+    io.err(`message received: ${who(e.association)}, command 0x${hex(e.command.commandField)}`);
+  });
+  scp.on("message-sent", (e) => {
+    const status = e.command.status === undefined ? "" : `, status 0x${hex(e.command.status)}`;
+    io.err(
+      `message sent: ${who(e.association)}, command 0x${hex(e.command.commandField)}${status}`,
+    );
+  });
+}
+
+function hex(n: number): string {
+  return n.toString(16).padStart(4, "0");
+}
+
+/** Resolves when the signal aborts, or on SIGINT/SIGTERM when there is no signal. */
+function stopRequested(signal: AbortSignal | undefined): Promise<string> {
+  return new Promise(function wait(resolve) {
+    if (signal !== undefined) {
+      if (signal.aborted) resolve("stop requested");
+      signal.addEventListener("abort", () => resolve("stop requested"), { once: true });
+      return;
+    }
+    const names: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+    const handlers = new Map<Deno.Signal, () => void>();
+    for (const name of names) {
+      const handler = function onSignal(): void {
+        for (const [other, h] of handlers) Deno.removeSignalListener(other, h);
+        resolve(name);
+      };
+      handlers.set(name, handler);
+      Deno.addSignalListener(name, handler);
+    }
+  });
+}
+
+/** Runs `scp` until stopped; returns 0 after a graceful close, 1 on failure, 2 on bad args. */
+export async function main(args: string[], io: CliIo = consoleIo): Promise<number> {
+  let settings: ScpSettings;
+  try {
+    const { values, positionals } = parseCommandArgs(args, OPTIONS);
+    if (values.help === true) {
+      io.out(HELP);
+      return EXIT_OK;
+    }
+    if (positionals.length > 0) {
+      throw new UsageError(`Unexpected argument "${positionals[0]}" (see dimse scp --help)`);
+    }
+    const config = stringOption(values, "config");
+    const fromFile = config === undefined ? {} : await readConfig(config);
+    settings = settingsFrom({ ...fromFile, ...values });
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    io.err(`dimse scp: ${error.message}`);
+    return EXIT_USAGE;
+  }
+
+  const scp = new Scp({
+    aeTitle: settings.aeTitle,
+    port: settings.port,
+    hostname: settings.hostname,
+    services: SERVICE_FACTORIES.map((make) => make(settings)),
+    requireCalledAeTitle: settings.requireCalledAeTitle,
+    allowedCallingAeTitles: settings.allowedCallingAeTitles.length > 0
+      ? settings.allowedCallingAeTitles
+      : undefined,
+    maxAssociations: settings.maxAssociations,
+    maxPduLength: settings.maxPduLength,
+  });
+  logScpEvents(scp, io, settings.verbose);
+  const source = settings.httpPort === null
+    ? undefined
+    : scpStatusSource(scp, { version: denoJson.version });
+  try {
+    await scp.listen();
+  } catch (error) {
+    io.err(
+      `dimse scp: cannot listen on ${settings.hostname}:${settings.port}: ${describeError(error)}`,
+    );
+    return EXIT_FAILURE;
+  }
+  io.out(`listening on ${scp.hostname}:${scp.port} as ${settings.aeTitle}`);
+
+  let status: StatusServer | undefined;
+  if (source !== undefined && settings.httpPort !== null) {
+    try {
+      status = await serveStatus(createStatusApp(source), {
+        port: settings.httpPort,
+        hostname: settings.httpHostname,
+      });
+    } catch (error) {
+      io.err(
+        `dimse scp: cannot serve status on ${settings.httpHostname}:${settings.httpPort}: ${
+          describeError(error)
+        }`,
+      );
+      await scp.close({ timeoutMs: 1000 });
+      return EXIT_FAILURE;
+    }
+    io.out(`status on ${status.url}`);
+  }
+
+  const why = await stopRequested(io.signal);
+  io.out(`closing (${why}): waiting up to 10 s for associations in progress`);
+  try {
+    await scp.close({ timeoutMs: 10_000 });
+    await status?.close();
+  } catch (error) {
+    io.err(`dimse scp: close failed: ${describeError(error)}`);
+    return EXIT_FAILURE;
+  }
+  io.out("closed");
+  return EXIT_OK;
+}

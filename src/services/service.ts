@@ -1,0 +1,166 @@
+/**
+ * The handler API for services: one mechanism for every SOP class. A service declares which
+ * abstract syntaxes it takes, with which transfer syntaxes and roles, and handles each request
+ * received on a presentation context of one of them.
+ *
+ * @module
+ */
+import type { CommandSet } from "../dimse/command.ts";
+import type { DimseResponse, IncomingRequest, RequestOptions } from "../dimse/dispatcher.ts";
+import type { DataSetSource } from "../dimse/message.ts";
+import type { NegotiatedAssociation } from "../ul/negotiation.ts";
+import { TransferSyntax } from "../ul/uids.ts";
+
+/** Transfer syntaxes a service takes when it does not say, in our order of preference. */
+export const DEFAULT_TRANSFER_SYNTAXES: readonly string[] = [
+  TransferSyntax.EXPLICIT_VR_LITTLE_ENDIAN,
+  TransferSyntax.IMPLICIT_VR_LITTLE_ENDIAN,
+];
+
+/** One SOP class (abstract syntax) a service takes. */
+export interface SopClassSupport {
+  /** The abstract syntax (SOP class UID). */
+  abstractSyntax: string;
+  /** Accepted transfer syntaxes, in our order of preference. */
+  transferSyntaxes: readonly string[];
+  /** We can act as SCP for it (the peer as SCU); default true. */
+  scpRole?: boolean;
+  /** We can act as SCU for it (the peer as SCP, e.g. C-STORE sub-operations of C-GET); default false. */
+  scuRole?: boolean;
+}
+
+/** Who the request came from. */
+export interface AssociationInfo {
+  /** The association's id within its SCP or client. */
+  id: number;
+  /** Calling AE title (the requestor). */
+  callingAeTitle: string;
+  /** Called AE title. */
+  calledAeTitle: string;
+  /** Peer address "host:port". */
+  peerAddress: string;
+  /** The negotiated association. */
+  negotiated: NegotiatedAssociation;
+}
+
+/** A response a handler gives: status, further command fields, optional data set. */
+export interface ServiceResponse {
+  /** DIMSE status (PS3.7 Annex C). */
+  status: number;
+  /** Further response command fields (Affected SOP Instance UID, counts, Error Comment…). */
+  command?: Partial<Omit<CommandSet, "status" | "commandDataSetType">>;
+  /** The response's data set (identifier, attribute list). */
+  dataSet?: DataSetSource;
+}
+
+/** A request handed to a service. */
+export interface ServiceRequest {
+  /** The request command set. */
+  command: CommandSet;
+  /** The data set, streamed with backpressure; read it, or it is discarded when handle returns. */
+  dataSet?: ReadableStream<Uint8Array>;
+  /** Presentation context the request came on. */
+  presentationContextId: number;
+  /** The context's abstract syntax. */
+  abstractSyntax: string;
+  /** The context's transfer syntax (of the data set). */
+  transferSyntax: string;
+  /** The association. */
+  association: AssociationInfo;
+  /** Aborted on C-CANCEL-RQ for this request, or when the association ends. */
+  signal: AbortSignal;
+  /** Sends a pending (FF00/FF01) or other intermediate response before the final one. */
+  sendPending(response: ServiceResponse): Promise<void>;
+  /** Invokes an operation on the same association (sub-operations, e.g. C-STORE for C-GET). */
+  invoke(
+    abstractSyntax: string,
+    command: CommandSet,
+    options?: RequestOptions,
+  ): Promise<DimseResponse>;
+}
+
+/** A service: handler for the SOP classes it lists. */
+export interface Service {
+  /** A name for totals and logs, e.g. "verification". */
+  readonly name: string;
+  /** The SOP classes it takes. */
+  readonly sopClasses: readonly SopClassSupport[];
+  /** Handles one request; resolves with the final response. */
+  handle(request: ServiceRequest): Promise<ServiceResponse>;
+}
+
+/** Per-service, per-status counts of responses sent: `totals[service][statusHex]`. */
+export type ServiceTotals = Record<string, Record<string, number>>;
+
+/** Finds the service for an abstract syntax. */
+export function serviceFor(
+  services: readonly Service[],
+  abstractSyntax: string,
+): Service | undefined {
+  return services.find((s) => s.sopClasses.some((c) => c.abstractSyntax === abstractSyntax));
+}
+
+/**
+ * Performs an incoming request with the service registered for its presentation context's
+ * abstract syntax, sending pending and final responses. A handler that throws answers
+ * Processing failure (0110, PS3.7 C.5.3) with the error as Error Comment.
+ */
+export async function performRequest(
+  services: readonly Service[],
+  incoming: IncomingRequest,
+  context: {
+    association: AssociationInfo;
+    invoke: ServiceRequest["invoke"];
+    onStatus?: (service: string, status: number) => void;
+  },
+): Promise<void> {
+  const { message } = incoming;
+  const pc = context.association.negotiated.accepted.find((c) =>
+    c.presentationContextId === message.presentationContextId
+  );
+  const abstractSyntax = pc?.abstractSyntax ?? "";
+  const service = serviceFor(services, abstractSyntax);
+  const send = async (response: ServiceResponse, name: string) => {
+    const command: Record<string, unknown> = { ...(response.command ?? {}) };
+    command.status = response.status;
+    if (command.affectedSopClassUid === undefined) {
+      command.affectedSopClassUid = message.command.affectedSopClassUid ?? abstractSyntax;
+    }
+    if (
+      command.affectedSopInstanceUid === undefined &&
+      message.command.affectedSopInstanceUid !== undefined
+    ) {
+      command.affectedSopInstanceUid = message.command.affectedSopInstanceUid;
+    }
+    await incoming.respond(
+      command as Omit<CommandSet, "commandField" | "commandDataSetType">,
+      response.dataSet,
+    );
+    context.onStatus?.(name, response.status);
+  };
+  if (!service) {
+    await send({ status: 0x0122 }, "unknown");
+    return;
+  }
+  const request: ServiceRequest = {
+    command: message.command,
+    dataSet: message.dataSet,
+    presentationContextId: message.presentationContextId,
+    abstractSyntax,
+    transferSyntax: pc?.transferSyntax ?? "",
+    association: context.association,
+    signal: incoming.signal,
+    sendPending: (response) => send(response, service.name),
+    invoke: context.invoke,
+  };
+  let response: ServiceResponse;
+  try {
+    response = await service.handle(request);
+  } catch (e) {
+    response = {
+      status: 0x0110,
+      command: { errorComment: (e instanceof Error ? e.message : String(e)).slice(0, 64) },
+    };
+  }
+  await send(response, service.name);
+}

@@ -1,0 +1,164 @@
+import assert from "node:assert/strict";
+import { run } from "../../cli/main.ts";
+import { recordingIo } from "./_io.ts";
+import type { RecordingIo } from "./_io.ts";
+
+const MAIN = new URL("../../cli/main.ts", import.meta.url).pathname;
+
+async function waitForLine(io: RecordingIo, pattern: RegExp): Promise<RegExpExecArray> {
+  const deadline = Date.now() + 10_000;
+  while (true) {
+    for (const line of [...io.stdout, ...io.stderr]) {
+      const match = pattern.exec(line);
+      if (match) return match;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `No line matching ${pattern}; got:\n${[...io.stdout, ...io.stderr].join("\n")}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+Deno.test("scp --help prints usage on stdout and exits 0", async () => {
+  const io = recordingIo();
+  assert.equal(await run(["scp", "--help"], io), 0);
+  const text = io.stdout.join("\n");
+  assert.match(text, /Usage: dimse scp/);
+  for (const option of ["--port", "--aet", "--dir", "--http", "--max-pdu", "--allow", "--config"]) {
+    assert.ok(text.includes(option), `help mentions ${option}`);
+  }
+});
+
+for (
+  const [args, pattern] of [
+    [["--port", "eleven"], /--port must be a whole number/],
+    [["--port", "70000"], /--port must be between 0 and 65535/],
+    [["--aet", "A\\B"], /--aet may hold only printable ASCII without backslash/],
+    [["--max-associations", "0"], /--max-associations must be between 1/],
+    [["--dest", "NOPE"], /--dest must read AE=HOST:PORT/],
+    [["--config", "/nonexistent/dimse.json"], /Cannot read config file/],
+    [["--frobnicate"], /Unknown option '--frobnicate'/],
+    [["stray"], /Unexpected argument "stray"/],
+  ] as [string[], RegExp][]
+) {
+  Deno.test(`scp ${args.join(" ")} exits 2 with one line`, async () => {
+    const io = recordingIo();
+    assert.equal(await run(["scp", ...args], io), 2);
+    assert.equal(io.stderr.length, 1, io.stderr.join("\n"));
+    assert.match(io.stderr[0], pattern);
+  });
+}
+
+Deno.test("scp answers C-ECHO, logs the association, serves /health, and exits 0 when stopped", async () => {
+  const stop = new AbortController();
+  const io = recordingIo(stop.signal);
+  const running = run(
+    ["scp", "--port", "0", "--host", "127.0.0.1", "--http", "0", "--aet", "CLI-SCP"],
+    io,
+  );
+  try {
+    const [, port] = await waitForLine(io, /^listening on 127\.0\.0\.1:(\d+) as CLI-SCP$/);
+    const [, url] = await waitForLine(io, /^status on (http:\/\/127\.0\.0\.1:\d+\/)$/);
+    const echoIo = recordingIo();
+    assert.equal(
+      await run(["echo", `127.0.0.1:${port}`, "--aet", "LOGGED", "--aec", "CLI-SCP"], echoIo),
+      0,
+      echoIo.stderr.join("\n"),
+    );
+    await waitForLine(
+      io,
+      /^association accepted: LOGGED@127\.0\.0\.1:\d+ -> CLI-SCP, 1 context\(s\)$/,
+    );
+    await waitForLine(io, /^association released: LOGGED@127\.0\.0\.1:\d+ -> CLI-SCP, 1 message/);
+    const health = await fetch(`${url}health`);
+    assert.equal(health.status, 200);
+    assert.deepEqual(await health.json(), { status: "ok" });
+    const status = await (await fetch(`${url}status`)).json();
+    assert.equal(status.aeTitle, "CLI-SCP");
+    assert.equal(status.totals.associations.released, 1);
+  } finally {
+    stop.abort();
+  }
+  assert.equal(await running, 0);
+  assert.equal(io.stdout.at(-1), "closed");
+});
+
+Deno.test("scp with --allow rejects other calling AE titles and logs the reason", async () => {
+  const stop = new AbortController();
+  const io = recordingIo(stop.signal);
+  const running = run(
+    ["scp", "--port", "0", "--host", "127.0.0.1", "--http", "off", "--allow", "FRIEND"],
+    io,
+  );
+  try {
+    const [, port] = await waitForLine(io, /^listening on 127\.0\.0\.1:(\d+) as DIMSE$/);
+    assert.ok(!io.stdout.some((l) => l.startsWith("status on")), "--http off serves nothing");
+    const stranger = recordingIo();
+    assert.equal(await run(["echo", `127.0.0.1:${port}`, "--aet", "STRANGER"], stranger), 1);
+    assert.match(stranger.stderr[0], /calling AE title not recognized/i);
+    await waitForLine(
+      io,
+      /^association rejected: STRANGER@127\.0\.0\.1:\d+ -> ANY-SCP, calling AE title not recognized \(permanent\)$/,
+    );
+    const friend = recordingIo();
+    assert.equal(await run(["echo", `127.0.0.1:${port}`, "--aet", "FRIEND"], friend), 0);
+  } finally {
+    stop.abort();
+  }
+  assert.equal(await running, 0);
+});
+
+Deno.test("scp reads --config and the command line wins over it", async () => {
+  const dir = await Deno.makeTempDir();
+  const config = `${dir}/scp.json`;
+  await Deno.writeTextFile(
+    config,
+    JSON.stringify({ aet: "FROM-FILE", port: 1, host: "127.0.0.1", http: "off", allow: ["X"] }),
+  );
+  const stop = new AbortController();
+  const io = recordingIo(stop.signal);
+  const running = run(["scp", "--config", config, "--port", "0", "--allow", "Y"], io);
+  try {
+    const [, port] = await waitForLine(io, /^listening on 127\.0\.0\.1:(\d+) as FROM-FILE$/);
+    assert.notEqual(port, "1");
+    const y = recordingIo();
+    assert.equal(await run(["echo", `127.0.0.1:${port}`, "--aet", "Y"], y), 0);
+    const x = recordingIo();
+    assert.equal(await run(["echo", `127.0.0.1:${port}`, "--aet", "X"], x), 1);
+  } finally {
+    stop.abort();
+    await running;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("scp as a process closes gracefully on SIGTERM and exits 0", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "scp", "--port", "0", "--host", "127.0.0.1", "--http", "0"],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const decoder = new TextDecoder();
+  const io = recordingIo();
+  const pump = (async () => {
+    for await (const chunk of child.stdout) {
+      for (const line of decoder.decode(chunk).split("\n")) if (line) io.out(line);
+    }
+  })();
+  const errText = new Response(child.stderr).text();
+  try {
+    const [, port] = await waitForLine(io, /^listening on 127\.0\.0\.1:(\d+) as DIMSE$/);
+    const echoIo = recordingIo();
+    assert.equal(await run(["echo", `127.0.0.1:${port}`], echoIo), 0);
+  } finally {
+    child.kill("SIGTERM");
+  }
+  const status = await child.status;
+  await pump;
+  const stderr = await errText;
+  assert.equal(status.code, 0, stderr);
+  assert.equal(io.stdout.at(-1), "closed");
+  assert.match(stderr, /association released: DIMSE-SCU@127\.0\.0\.1:\d+ -> ANY-SCP/);
+});
