@@ -260,7 +260,8 @@ export class Association {
         if (!settled) {
           settle(new AssociationAbortedError(0, 0, "No answer to A-ASSOCIATE-RQ in time"));
           ul.abortRequest();
-          if (ul.state === "Sta13") ul.destroy();
+          // AA-1 queued the A-ABORT: let it reach the peer, then close without waiting for ARTIM.
+          if (ul.state === "Sta13") ul.drain().then(() => ul.destroy());
         }
       }, (timeouts.connect ?? 10_000) + (timeouts.artim ?? 30_000));
       ul.associateRequest(rq, () =>

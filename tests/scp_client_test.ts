@@ -386,3 +386,40 @@ Deno.test("echo over TLS (needs openssl to make a test certificate)", async (t) 
   await assoc.release();
   await scp.close();
 });
+
+Deno.test("a peer that never answers the A-ASSOCIATE-RQ fails connect after connect + ARTIM and gets an A-ABORT", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const received: number[] = [];
+  const peer = (async () => {
+    const conn = await listener.accept();
+    const buffer = new Uint8Array(65536);
+    try {
+      while (true) {
+        const n = await conn.read(buffer);
+        if (n === null) break;
+        for (let i = 0; i < n; i++) received.push(buffer[i]);
+      }
+    } catch {
+      // reset by the SCU
+    }
+    conn.close();
+  })();
+  const started = performance.now();
+  await assert.rejects(
+    Association.connect({
+      host: "127.0.0.1",
+      port: (listener.addr as Deno.NetAddr).port,
+      timeouts: { connect: 100, artim: 200 },
+    }),
+    AssociationAbortedError,
+  );
+  const elapsed = performance.now() - started;
+  assert.ok(elapsed >= 250, `gave up after ${elapsed} ms, before connect + ARTIM`);
+  assert.ok(elapsed < 5000, `gave up after ${elapsed} ms`);
+  await peer;
+  listener.close();
+  // The A-ASSOCIATE-RQ, then an A-ABORT (type 07H, source 0 service user) before the close.
+  assert.equal(received[0], 0x01);
+  const rqLength = (received[2] << 24 | received[3] << 16 | received[4] << 8 | received[5]) + 6;
+  assert.deepEqual(received.slice(rqLength, rqLength + 10), [7, 0, 0, 0, 0, 4, 0, 0, 0, 0]);
+});
