@@ -9,6 +9,7 @@ import { Scp } from "../../src/scp.ts";
 import type { AssociationStatus, ScpEventMap } from "../../src/scp.ts";
 import type { Service } from "../../src/services/service.ts";
 import { verification } from "../../src/services/verification.ts";
+import { storage } from "../../src/services/storage.ts";
 import { createStatusApp } from "../../src/status/app.ts";
 import { serveStatus } from "../../src/status/serve.ts";
 import type { StatusServer } from "../../src/status/serve.ts";
@@ -67,6 +68,7 @@ export type ServiceFactory = (settings: ScpSettings) => Service;
 /** The services of `dimse scp`, one line each. */
 export const SERVICE_FACTORIES: ServiceFactory[] = [
   () => verification(),
+  (settings) => storage({ dir: settings.dir }),
 ];
 
 const DEFAULTS: ScpSettings = {

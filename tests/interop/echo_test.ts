@@ -109,9 +109,12 @@ interop("echoscu proposing 38 transfer syntaxes in 128 contexts has all 128 acce
     for await (const chunk of stream) output += decoder.decode(chunk, { stream: true });
   });
   try {
-    await until("the SCP to listen", () => /listening on 127\.0\.0\.1:\d+/.test(output));
+    await until(
+      "the SCP to listen and serve its status",
+      () => /listening on 127\.0\.0\.1:\d+/.test(output) && /status on \S+\n/.test(output),
+    );
     const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(output)![1]);
-    const url = /status on (\S+)/.exec(output)?.[1];
+    const url = /status on (\S+)\n/.exec(output)?.[1];
     const result = await echoscu(port, ["--propose-ts", "38", "--propose-pc", "128"]);
     assert.equal(result.code, 0, result.stderr + result.stdout);
     await until("the log lines", () => /association released/.test(output));

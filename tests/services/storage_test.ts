@@ -1,0 +1,65 @@
+import assert from "node:assert/strict";
+import { Scp } from "../../src/scp.ts";
+import { isSafeUidForPath, storage } from "../../src/services/storage.ts";
+import { verification } from "../../src/services/verification.ts";
+
+const FIXTURE = new URL("../fixtures/dcmtk/ct_explicit_le.dcm", import.meta.url).pathname;
+
+function haveDcmtk(): boolean {
+  try {
+    new Deno.Command("storescu", { args: ["--version"], stdout: "null", stderr: "null" })
+      .outputSync();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const dcmtk = haveDcmtk();
+if (!dcmtk && Deno.env.get("CI") !== "true") {
+  console.warn("\n*** DCMTK not found: the storescu interop test is SKIPPED ***\n");
+}
+
+Deno.test("UIDs that could escape the store folder are refused as file names", () => {
+  assert.equal(isSafeUidForPath("1.2.826.0.1.3680043.10.1.1.1"), true);
+  for (const bad of ["", "../etc/passwd", "1.2/3", "1..2", ".1", "1.2.", "a.b", "9".repeat(65)]) {
+    assert.equal(isSafeUidForPath(bad), false, bad);
+  }
+});
+
+Deno.test({
+  name: "DCMTK: storescu stores an instance whose file dcmdump shows as the sent one",
+  ignore: !dcmtk && Deno.env.get("CI") !== "true",
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const scp = new Scp({
+      aeTitle: "DIMSE",
+      port: 0,
+      hostname: "127.0.0.1",
+      services: [verification(), storage({ dir })],
+    });
+    await scp.listen();
+    try {
+      const out = await new Deno.Command("storescu", {
+        args: ["-aet", "STORESCU", "-aec", "DIMSE", "127.0.0.1", String(scp.port), FIXTURE],
+        env: { TCP_NODELAY: "1" },
+      }).output();
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      const files = [...Deno.readDirSync(dir)].map((e) => e.name);
+      assert.deepEqual(files, ["1.2.826.0.1.3680043.10.1.1.1.dcm"]);
+      const dump = async (path: string) =>
+        new TextDecoder().decode(
+          (await new Deno.Command("dcmdump", { args: ["+L", path] }).output()).stdout,
+        ).split("\n").filter((l) => l.startsWith("(") && !l.startsWith("(0002")).join("\n");
+      assert.equal(await dump(`${dir}/${files[0]}`), await dump(FIXTURE));
+      const meta = new TextDecoder().decode(
+        (await new Deno.Command("dcmdump", { args: [`${dir}/${files[0]}`] }).output()).stdout,
+      );
+      assert.match(meta, /\(0002,0016\) AE \[STORESCU\]/);
+      assert.match(meta, /\(0002,0010\) UI =LittleEndian/);
+    } finally {
+      await scp.close({ timeoutMs: 1000 });
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
