@@ -32,6 +32,7 @@ export * from "./src/dimse/message.ts";
 export * from "./src/services/service.ts";
 export * from "./src/services/verification.ts";
 export * from "./src/services/storage.ts";
+export * from "./src/services/storage_scu.ts";
 export * from "./src/scp.ts";
 export * from "./src/client.ts";
 export {

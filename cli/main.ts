@@ -19,12 +19,16 @@ interface CommandEntry {
 /** The commands, in the order `--help` lists them. */
 const COMMANDS: Record<string, CommandEntry> = {
   scp: {
-    summary: "run an SCP (Verification, …) with a status endpoint",
+    summary: "run an SCP (Verification, Storage) with a status endpoint",
     load: () => import("./commands/scp.ts"),
   },
   echo: {
     summary: "send C-ECHO to HOST:PORT",
     load: () => import("./commands/echo.ts"),
+  },
+  store: {
+    summary: "send DICOM files and folders to HOST:PORT with C-STORE",
+    load: () => import("./commands/store.ts"),
   },
 };
 

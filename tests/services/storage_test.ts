@@ -2,23 +2,10 @@ import assert from "node:assert/strict";
 import { Scp } from "../../src/scp.ts";
 import { isSafeUidForPath, storage } from "../../src/services/storage.ts";
 import { verification } from "../../src/services/verification.ts";
+import { requireDcmtk } from "../interop/_dcmtk.ts";
 
 const FIXTURE = new URL("../fixtures/dcmtk/ct_explicit_le.dcm", import.meta.url).pathname;
-
-function haveDcmtk(): boolean {
-  try {
-    new Deno.Command("storescu", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const dcmtk = haveDcmtk();
-if (!dcmtk && Deno.env.get("CI") !== "true") {
-  console.warn("\n*** DCMTK not found: the storescu interop test is SKIPPED ***\n");
-}
+const dcmtk = await requireDcmtk(["storescu", "dcmdump"], "tests/services/storage_test.ts");
 
 Deno.test("UIDs that could escape the store folder are refused as file names", () => {
   assert.equal(isSafeUidForPath("1.2.826.0.1.3680043.10.1.1.1"), true);
@@ -29,7 +16,7 @@ Deno.test("UIDs that could escape the store folder are refused as file names", (
 
 Deno.test({
   name: "DCMTK: storescu stores an instance whose file dcmdump shows as the sent one",
-  ignore: !dcmtk && Deno.env.get("CI") !== "true",
+  ignore: !dcmtk,
   async fn() {
     const dir = await Deno.makeTempDir();
     const scp = new Scp({
