@@ -206,8 +206,13 @@ export class Dispatcher {
         chain: Promise.resolve(),
       });
     });
+    // The response may be settled by shutdown while the data set is still being sent: mark it
+    // handled here (the caller still gets it) and stop waiting for the sender once it is.
+    response.catch(() => {});
+    const sending = this.sendMessage(presentationContextId, full, options.dataSet);
+    sending.catch(() => {});
     try {
-      await this.sendMessage(presentationContextId, full, options.dataSet);
+      await Promise.race([sending, response]);
     } catch (e) {
       this.#finishOutstanding(messageId);
       throw e;

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { Scp } from "../../src/scp.ts";
+import { Association } from "../../src/client.ts";
+import { CommandField } from "../../src/dimse/command.ts";
 import { isSafeUidForPath, storage } from "../../src/services/storage.ts";
 import { verification } from "../../src/services/verification.ts";
 import { requireDcmtk } from "../interop/_dcmtk.ts";
@@ -49,4 +51,53 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("an association aborted mid-instance leaves neither a file nor a temp file", async () => {
+  const dir = await Deno.makeTempDir();
+  const scp = new Scp({
+    aeTitle: "DIMSE",
+    port: 0,
+    hostname: "127.0.0.1",
+    services: [storage({ dir })],
+  });
+  await scp.listen();
+  try {
+    const ct = "1.2.840.10008.5.1.4.1.1.2";
+    const assoc = await Association.connect({
+      host: "127.0.0.1",
+      port: scp.port,
+      presentationContexts: [{ abstractSyntax: ct, transferSyntaxes: ["1.2.840.10008.1.2.1"] }],
+    });
+    let sent = 0;
+    const halfADataSet = async function* (): AsyncGenerator<Uint8Array> {
+      for (let i = 0; i < 16; i++) {
+        sent += 65536;
+        yield new Uint8Array(65536);
+      }
+      await new Promise(() => {}); // the rest never comes
+    };
+    const pending = assoc.request({
+      commandField: CommandField.C_STORE_RQ,
+      affectedSopClassUid: ct,
+      affectedSopInstanceUid: "1.2.3.4.5",
+      priority: 0,
+      commandDataSetType: 0,
+    }, { dataSet: halfADataSet() }).catch((e) => e);
+    // Wait until the SCP has the temp file open and bytes are flowing into it.
+    for (let i = 0; i < 100 && [...Deno.readDirSync(dir)].length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal([...Deno.readDirSync(dir)].length, 1, "a temp file while receiving");
+    assert.ok(sent > 0);
+    await assoc.abort();
+    await pending;
+    for (let i = 0; i < 100 && [...Deno.readDirSync(dir)].length > 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), []);
+  } finally {
+    await scp.close({ timeoutMs: 1000 });
+    await Deno.remove(dir, { recursive: true });
+  }
 });
