@@ -9,6 +9,7 @@ import { Association } from "../../src/client.ts";
 import {
   inspectFile,
   type StorableFile,
+  storageContextKey,
   storageContexts,
   storeFile,
 } from "../../src/services/storage_scu.ts";
@@ -103,11 +104,15 @@ export async function main(args: string[], io: CliIo = consoleIo): Promise<numbe
   // Group files so that each association needs at most 128 contexts.
   const batches: StorableFile[][] = [];
   let batch: StorableFile[] = [];
+  let batchContexts = new Set<string>();
   for (const file of files) {
-    if (storageContexts([...batch, file]).length > MAX_CONTEXTS) {
+    const key = storageContextKey(file);
+    if (!batchContexts.has(key) && batchContexts.size === MAX_CONTEXTS) {
       batches.push(batch);
       batch = [];
+      batchContexts = new Set();
     }
+    batchContexts.add(key);
     batch.push(file);
   }
   if (batch.length > 0) batches.push(batch);

@@ -46,11 +46,16 @@ export async function inspectFile(path: string): Promise<StorableFile | undefine
   }
 }
 
+/** The presentation context a file needs, as a key: its SOP class and transfer syntax. */
+export function storageContextKey(file: StorableFile): string {
+  return `${file.sopClassUid}|${file.transferSyntaxUid}`;
+}
+
 /** One presentation context per SOP class and transfer syntax found, in order of first sight. */
 export function storageContexts(files: readonly StorableFile[]): ProposedPresentationContext[] {
   const seen = new Map<string, ProposedPresentationContext>();
   for (const f of files) {
-    const key = `${f.sopClassUid}|${f.transferSyntaxUid}`;
+    const key = storageContextKey(f);
     if (!seen.has(key)) {
       seen.set(key, { abstractSyntax: f.sopClassUid, transferSyntaxes: [f.transferSyntaxUid] });
     }

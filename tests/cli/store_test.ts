@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { main } from "../../cli/commands/store.ts";
-import { Scp } from "../../src/scp.ts";
-import { storage } from "../../src/services/storage.ts";
+import { startStorageScp } from "../services/_storage_scp.ts";
 import { readPart10Header } from "../../src/dataset/part10.ts";
 import { recordingIo } from "./_io.ts";
 import { requireDcmtk, runDcmtk, startDcmtkServer } from "../interop/_dcmtk.ts";
@@ -16,14 +15,7 @@ async function dataSetBytes(path: string): Promise<Uint8Array> {
 }
 
 Deno.test("store sends a folder to our SCP, skips what is not DICOM, and the data set arrives unchanged", async () => {
-  const dir = await Deno.makeTempDir();
-  const scp = new Scp({
-    aeTitle: "DIMSE",
-    port: 0,
-    hostname: "127.0.0.1",
-    services: [storage({ dir })],
-  });
-  await scp.listen();
+  const { scp, dir, close } = await startStorageScp();
   try {
     const io = recordingIo();
     const code = await main([`127.0.0.1:${scp.port}`, FIXTURES], io);
@@ -33,8 +25,7 @@ Deno.test("store sends a folder to our SCP, skips what is not DICOM, and the dat
     const stored = `${dir}/1.2.826.0.1.3680043.10.1.1.1.dcm`;
     assert.deepEqual(await dataSetBytes(stored), await dataSetBytes(FIXTURE));
   } finally {
-    await scp.close({ timeoutMs: 1000 });
-    await Deno.remove(dir, { recursive: true });
+    await close();
   }
 });
 

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { Scp } from "../../src/scp.ts";
+import { startStorageScp } from "./_storage_scp.ts";
 import { Association } from "../../src/client.ts";
 import { CommandField } from "../../src/dimse/command.ts";
-import { isSafeUidForPath, storage } from "../../src/services/storage.ts";
+import { isSafeUidForPath } from "../../src/services/storage.ts";
 import { verification } from "../../src/services/verification.ts";
 import { requireDcmtk } from "../interop/_dcmtk.ts";
 
@@ -20,14 +20,7 @@ Deno.test({
   name: "DCMTK: storescu stores an instance whose file dcmdump shows as the sent one",
   ignore: !dcmtk,
   async fn() {
-    const dir = await Deno.makeTempDir();
-    const scp = new Scp({
-      aeTitle: "DIMSE",
-      port: 0,
-      hostname: "127.0.0.1",
-      services: [verification(), storage({ dir })],
-    });
-    await scp.listen();
+    const { scp, dir, close } = await startStorageScp([verification()]);
     try {
       const out = await new Deno.Command("storescu", {
         args: ["-aet", "STORESCU", "-aec", "DIMSE", "127.0.0.1", String(scp.port), FIXTURE],
@@ -47,21 +40,13 @@ Deno.test({
       assert.match(meta, /\(0002,0016\) AE \[STORESCU\]/);
       assert.match(meta, /\(0002,0010\) UI =LittleEndian/);
     } finally {
-      await scp.close({ timeoutMs: 1000 });
-      await Deno.remove(dir, { recursive: true });
+      await close();
     }
   },
 });
 
 Deno.test("an association aborted mid-instance leaves neither a file nor a temp file", async () => {
-  const dir = await Deno.makeTempDir();
-  const scp = new Scp({
-    aeTitle: "DIMSE",
-    port: 0,
-    hostname: "127.0.0.1",
-    services: [storage({ dir })],
-  });
-  await scp.listen();
+  const { scp, dir, close } = await startStorageScp();
   try {
     const ct = "1.2.840.10008.5.1.4.1.1.2";
     const assoc = await Association.connect({
@@ -97,7 +82,6 @@ Deno.test("an association aborted mid-instance leaves neither a file nor a temp 
     }
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), []);
   } finally {
-    await scp.close({ timeoutMs: 1000 });
-    await Deno.remove(dir, { recursive: true });
+    await close();
   }
 });
