@@ -8,6 +8,7 @@ import denoJson from "../../deno.json" with { type: "json" };
 import { Scp } from "../../src/scp.ts";
 import type { AssociationStatus, ScpEventMap } from "../../src/scp.ts";
 import type { Service } from "../../src/services/service.ts";
+import type { InstanceIndex } from "../../src/store/instance_index.ts";
 import { verification } from "../../src/services/verification.ts";
 import { storage } from "../../src/services/storage.ts";
 import { createStatusApp } from "../../src/status/app.ts";
@@ -62,8 +63,14 @@ export interface ScpSettings {
   verbose: boolean;
 }
 
-/** Builds a service of the SCP from the settings. */
-export type ServiceFactory = (settings: ScpSettings) => Service;
+/** What the services of one run share. */
+export interface ScpContext {
+  /** The store's index (Query/Retrieve, Storage Commitment), when open. */
+  index?: InstanceIndex;
+}
+
+/** Builds a service of the SCP from the settings and the shared context. */
+export type ServiceFactory = (settings: ScpSettings, context: ScpContext) => Service;
 
 /** The services of `dimse scp`, one line each. */
 export const SERVICE_FACTORIES: ServiceFactory[] = [
@@ -302,11 +309,12 @@ export async function main(args: string[], io: CliIo = consoleIo): Promise<numbe
     return EXIT_USAGE;
   }
 
+  const context: ScpContext = {};
   const scp = new Scp({
     aeTitle: settings.aeTitle,
     port: settings.port,
     hostname: settings.hostname,
-    services: SERVICE_FACTORIES.map((make) => make(settings)),
+    services: SERVICE_FACTORIES.map((make) => make(settings, context)),
     requireCalledAeTitle: settings.requireCalledAeTitle,
     allowedCallingAeTitles: settings.allowedCallingAeTitles.length > 0
       ? settings.allowedCallingAeTitles
