@@ -30,6 +30,14 @@ const COMMANDS: Record<string, CommandEntry> = {
     summary: "send DICOM files and folders to HOST:PORT with C-STORE",
     load: () => import("./commands/store.ts"),
   },
+  mpps: {
+    summary: "create, set or get a Modality Performed Procedure Step on HOST:PORT",
+    load: () => import("./commands/mpps.ts"),
+  },
+  commit: {
+    summary: "ask HOST:PORT to commit to storing instances and wait for the result",
+    load: () => import("./commands/commit.ts"),
+  },
 };
 
 const USAGE = [

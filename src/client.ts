@@ -12,7 +12,37 @@ import {
   type RequestOptions,
 } from "./dimse/dispatcher.ts";
 import type { Timeouts } from "./scp.ts";
-import { performRequest, type Service } from "./services/service.ts";
+import { type InvokeOptions, performRequest, type Service } from "./services/service.ts";
+import {
+  nAction,
+  type NActionRequest,
+  nCreate,
+  type NCreateRequest,
+  nDelete,
+  type NDeleteRequest,
+  nEventReport,
+  type NEventReportRequest,
+  nGet,
+  type NGetRequest,
+  type NormalizedRequestOptions,
+  type NormalizedResult,
+  nSet,
+  type NSetRequest,
+} from "./services/normalized_scu.ts";
+import type { DataSet } from "./dataset/dataset.ts";
+import { storeInstance, type StoreOptions, type StoreResult } from "./services/storage_scu.ts";
+import {
+  findMatches,
+  type FindResult,
+  getInstances,
+  type GetOptions,
+  moveInstances,
+  type MoveOptions,
+  type Query,
+  type QueryModel,
+  type QueryOptions,
+  type RetrieveResult,
+} from "./services/query_retrieve_scu.ts";
 import { UpperLayerAssociation } from "./ul/association.ts";
 import type { Indication } from "./ul/actions.ts";
 import {
@@ -383,6 +413,97 @@ export class Association {
     await this.#ul.closed;
   }
 
+  /**
+   * Invokes an operation on the context accepted for `abstractSyntax` (or
+   * `options.presentationContextId`) and resolves with its final response: the
+   * {@linkcode DimseInvoker} form of {@linkcode Association.request}.
+   */
+  invoke(
+    abstractSyntax: string,
+    command: CommandSet,
+    options: InvokeOptions = {},
+  ): Promise<DimseResponse> {
+    let presentationContextId = options.presentationContextId;
+    if (presentationContextId === undefined) {
+      try {
+        presentationContextId = this.presentationContextFor(abstractSyntax);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
+    return this.request(command, { ...options, presentationContextId });
+  }
+
+  /** N-EVENT-REPORT (PS3.7 §10.1.1); resolves with the status, command and Event Reply. */
+  nEventReport(
+    request: NEventReportRequest,
+    options?: NormalizedRequestOptions,
+  ): Promise<NormalizedResult> {
+    return nEventReport(this, request, options);
+  }
+
+  /** N-GET (PS3.7 §10.1.2); resolves with the status, command and Attribute List. */
+  nGet(request: NGetRequest, options?: NormalizedRequestOptions): Promise<NormalizedResult> {
+    return nGet(this, request, options);
+  }
+
+  /** N-SET (PS3.7 §10.1.3); resolves with the status, command and Attribute List. */
+  nSet(request: NSetRequest, options?: NormalizedRequestOptions): Promise<NormalizedResult> {
+    return nSet(this, request, options);
+  }
+
+  /** N-ACTION (PS3.7 §10.1.4); resolves with the status, command and Action Reply. */
+  nAction(request: NActionRequest, options?: NormalizedRequestOptions): Promise<NormalizedResult> {
+    return nAction(this, request, options);
+  }
+
+  /**
+   * N-CREATE (PS3.7 §10.1.5); resolves with the status, command (its Affected SOP Instance UID
+   * names the instance) and Attribute List.
+   */
+  nCreate(request: NCreateRequest, options?: NormalizedRequestOptions): Promise<NormalizedResult> {
+    return nCreate(this, request, options);
+  }
+
+  /** N-DELETE (PS3.7 §10.1.6); resolves with the status and command. */
+  nDelete(request: NDeleteRequest, options?: NormalizedRequestOptions): Promise<NormalizedResult> {
+    return nDelete(this, request, options);
+  }
+
+  /**
+   * C-STORE (PS3.7 §9.1.1) of a Part 10 file (a path, streamed and converted to an accepted
+   * uncompressed transfer syntax when needed) or of a data set in the DICOM JSON model;
+   * resolves with the response status and command.
+   */
+  store(source: string | DataSet, options?: StoreOptions): Promise<StoreResult> {
+    return storeInstance(this, source, options);
+  }
+
+  /**
+   * C-FIND (PS3.7 §9.1.2) on a Q/R or Modality Worklist model: yields each match in the DICOM
+   * JSON model; breaking out or aborting `options.signal` sends C-CANCEL-RQ.
+   */
+  find(
+    model: QueryModel,
+    query: Query,
+    options?: QueryOptions,
+  ): AsyncGenerator<DataSet, FindResult, undefined> {
+    return findMatches(this, model, query, options);
+  }
+
+  /** C-MOVE (PS3.7 §9.1.4) to `options.destination`; resolves with the final counts. */
+  move(model: QueryModel, query: Query, options: MoveOptions): Promise<RetrieveResult> {
+    return moveInstances(this, model, query, options);
+  }
+
+  /**
+   * C-GET (PS3.7 §9.1.3): instances come back as C-STORE sub-operations, written under
+   * `options.dir` or given to `options.onInstance`; connect with `getConnectOptions()`.
+   */
+  get(model: QueryModel, query: Query, options?: GetOptions): Promise<RetrieveResult> {
+    return getInstances(this, model, query, options);
+  }
+
   #established(
     rq: AAssociateRq,
     ac: Parameters<typeof readNegotiation>[1],
@@ -391,6 +512,7 @@ export class Association {
     const negotiated = readNegotiation(rq, ac, true);
     this.#negotiated = negotiated;
     const services = options.services ?? [];
+    const ul = this.#ul;
     const dispatcher: Dispatcher = new Dispatcher({
       sink: this.#ul,
       negotiated,
@@ -407,6 +529,11 @@ export class Association {
             calledAeTitle: negotiated.calledAeTitle,
             peerAddress: this.#ul.peerAddress ?? "",
             negotiated,
+            get open() {
+              return ul.state === "Sta6" || ul.state === "Sta8";
+            },
+            closed: ul.closed,
+            invoke: (abstractSyntax, command, opts) => this.invoke(abstractSyntax, command, opts),
           },
           invoke: (abstractSyntax, command, opts) =>
             dispatcher.request(this.presentationContextFor(abstractSyntax), command, opts),

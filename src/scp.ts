@@ -7,7 +7,12 @@
  */
 import { Dispatcher } from "./dimse/dispatcher.ts";
 import type { CommandSet } from "./dimse/command.ts";
-import { performRequest, type Service, type ServiceTotals } from "./services/service.ts";
+import {
+  type AssociationInfo,
+  performRequest,
+  type Service,
+  type ServiceTotals,
+} from "./services/service.ts";
 import { UpperLayerAssociation } from "./ul/association.ts";
 import type { Indication } from "./ul/actions.ts";
 import {
@@ -182,7 +187,17 @@ export class Scp {
     const abstractSyntaxes = new Map<string, AbstractSyntaxSupport>();
     for (const service of options.services) {
       for (const c of service.sopClasses) {
-        if (abstractSyntaxes.has(c.abstractSyntax)) continue;
+        const known = abstractSyntaxes.get(c.abstractSyntax);
+        if (known) {
+          // Several services may declare one SOP class (Storage as its SCP, C-GET as its SCU for
+          // the sub-operations): roles and transfer syntaxes add up (PS3.7 D.3.3.4).
+          for (const ts of c.transferSyntaxes) {
+            if (!known.transferSyntaxes.includes(ts)) known.transferSyntaxes.push(ts);
+          }
+          known.scpRole = (known.scpRole ?? true) || (c.scpRole ?? true);
+          known.scuRole = (known.scuRole ?? false) || (c.scuRole ?? false);
+          continue;
+        }
         abstractSyntaxes.set(c.abstractSyntax, {
           transferSyntaxes: [...c.transferSyntaxes],
           scpRole: c.scpRole,
@@ -462,12 +477,29 @@ export class Scp {
       abstractSyntax: c.abstractSyntax,
       transferSyntax: c.transferSyntax,
     }));
-    const info = {
+    const info: AssociationInfo = {
       id: live.status.id,
       callingAeTitle: negotiated.callingAeTitle,
       calledAeTitle: negotiated.calledAeTitle,
       peerAddress: live.status.peerAddress,
       negotiated,
+      // The handle outlives the request (PS3.4 J.3.3: a report sent after the response).
+      get open() {
+        return live.ul.state === "Sta6" || live.ul.state === "Sta8";
+      },
+      closed: live.ul.closed,
+      invoke: (abstractSyntax, command, options = {}) => {
+        const pcid = options.presentationContextId ??
+          negotiated.accepted.find((c) => c.abstractSyntax === abstractSyntax)
+            ?.presentationContextId;
+        if (pcid === undefined) {
+          return Promise.reject(
+            new Error(`No accepted presentation context for ${abstractSyntax}`),
+          );
+        }
+        if (!live.dispatcher) return Promise.reject(new Error("Association not established"));
+        return live.dispatcher.request(pcid, command, options);
+      },
     };
     const dispatcher: Dispatcher = new Dispatcher({
       sink: live.ul,

@@ -11,6 +11,19 @@ import type { Service } from "../../src/services/service.ts";
 import type { InstanceIndex } from "../../src/store/instance_index.ts";
 import { verification } from "../../src/services/verification.ts";
 import { storage } from "../../src/services/storage.ts";
+import { queryRetrieveFind } from "../../src/services/qr_find.ts";
+import { openSqliteIndex, type SqliteIndex } from "../../src/store/sqlite_index.ts";
+import { reindex } from "../../src/store/reindex.ts";
+import { mpps } from "../../src/services/mpps.ts";
+import { storageCommitment } from "../../src/services/storage_commitment.ts";
+import { queryRetrieveMove } from "../../src/services/qr_move.ts";
+import { queryRetrieveGet } from "../../src/services/qr_get.ts";
+import {
+  DUPLICATE_POLICIES,
+  type DuplicatePolicy,
+  STORAGE_LAYOUTS,
+  type StorageLayout,
+} from "../../src/services/storage_layout.ts";
 import { createStatusApp } from "../../src/status/app.ts";
 import { serveStatus } from "../../src/status/serve.ts";
 import type { StatusServer } from "../../src/status/serve.ts";
@@ -61,6 +74,14 @@ export interface ScpSettings {
   destinations: Record<string, HostPort>;
   /** Log every DIMSE message as well as association events. */
   verbose: boolean;
+  /** Rebuild the store index from the files on start, instead of the quick check. */
+  reindex: boolean;
+  /** Folder layout of the store (Storage). */
+  layout: StorageLayout;
+  /** What a SOP Instance UID already stored does (Storage). */
+  duplicates: DuplicatePolicy;
+  /** Flush each received file to disk before acknowledging it (Storage). */
+  fsync: boolean;
 }
 
 /** What the services of one run share. */
@@ -75,7 +96,31 @@ export type ServiceFactory = (settings: ScpSettings, context: ScpContext) => Ser
 /** The services of `dimse scp`, one line each. */
 export const SERVICE_FACTORIES: ServiceFactory[] = [
   () => verification(),
-  (settings) => storage({ dir: settings.dir }),
+  (s, c) =>
+    storage({
+      dir: s.dir,
+      index: c.index,
+      layout: s.layout,
+      duplicates: s.duplicates,
+      fsync: s.fsync,
+    }),
+  (settings) => mpps({ dir: settings.dir }),
+  (s, c) => queryRetrieveFind({ index: c.index!, retrieveAeTitle: s.aeTitle }),
+  (s, c) =>
+    storageCommitment({
+      aeTitle: s.aeTitle,
+      dir: s.dir,
+      index: () => c.index,
+      destinations: s.destinations,
+    }),
+  (s, c) =>
+    queryRetrieveMove({
+      index: c.index!,
+      dir: s.dir,
+      destinations: s.destinations,
+      aeTitle: s.aeTitle,
+    }),
+  (s, c) => queryRetrieveGet({ index: c.index!, dir: s.dir }),
 ];
 
 const DEFAULTS: ScpSettings = {
@@ -91,6 +136,10 @@ const DEFAULTS: ScpSettings = {
   allowedCallingAeTitles: [],
   destinations: {},
   verbose: false,
+  reindex: false,
+  layout: "flat",
+  duplicates: "overwrite",
+  fsync: true,
 };
 
 const HELP = `Usage: dimse scp [options]
@@ -110,11 +159,21 @@ Options:
   --require-called-ae   reject associations calling an AE title other than --aet
                         (default: answer any called AE title)
   --allow AE            accept only this calling AE title (repeatable; default any)
-  --dest AE=HOST:PORT   a move destination (repeatable)
+  --dest AE=HOST:PORT   a move destination or Storage Commitment requestor (repeatable)
+                        (Q/R C-MOVE to an AE title not listed is refused with A801)
+  --layout flat|hierarchical
+                        store files as DIR/<SOP Instance UID>.dcm (flat, default) or
+                        DIR/<Study UID>/<Series UID>/<SOP Instance UID>.dcm
+  --duplicates overwrite|keep-first|keep-both
+                        a SOP Instance UID already stored: replace it (default), keep the
+                        stored one and discard the new, or store the new as <uid>.<n>.dcm
+  --fsync on|off        flush each file to disk before acknowledging it (default on)
   --config FILE         JSON file with any of the settings above, e.g.
                         {"port": 104, "aet": "PACS", "allow": ["CT1"], "dest": {"WS": "ws:104"}}
                         (options on the command line win)
   --verbose             log every DIMSE message too
+  --reindex             rebuild the Q/R index from every file in DIR on start (default: only
+                        drop rows whose file is gone and index files that have no row)
   -h, --help            show this help`;
 
 const OPTIONS = {
@@ -131,6 +190,10 @@ const OPTIONS = {
   dest: { type: "string", multiple: true },
   config: { type: "string" },
   verbose: { type: "boolean" },
+  reindex: { type: "boolean" },
+  layout: { type: "string" },
+  duplicates: { type: "string" },
+  fsync: { type: "string" },
 } as const;
 
 /** Reads `--config`: a JSON object whose keys are the long option names. */
@@ -159,7 +222,10 @@ async function readConfig(path: string): Promise<ParsedValues> {
       values.dest = Object.entries(value).map(([ae, where]) => `${ae}=${where}`);
     } else if (Array.isArray(value)) {
       values[key] = value.map(String);
-    } else if (typeof value === "boolean" && (key === "verbose" || key === "require-called-ae")) {
+    } else if (
+      typeof value === "boolean" &&
+      (key === "verbose" || key === "require-called-ae" || key === "reindex")
+    ) {
       values[key] = value;
     } else if (typeof value === "string" || typeof value === "number") {
       values[key] = String(value);
@@ -196,7 +262,24 @@ function settingsFrom(values: ParsedValues): ScpSettings {
   }
   s.requireCalledAeTitle = values["require-called-ae"] === true;
   s.verbose = values.verbose === true;
+  s.reindex = values.reindex === true;
+  s.layout = oneOf("layout", stringOption(values, "layout", s.layout), STORAGE_LAYOUTS);
+  s.duplicates = oneOf(
+    "duplicates",
+    stringOption(values, "duplicates", s.duplicates),
+    DUPLICATE_POLICIES,
+  );
+  s.fsync = oneOf("fsync", stringOption(values, "fsync", "on"), ["on", "off"]) === "on";
   return s;
+}
+
+/** The value when it is one of `allowed`; throws UsageError naming the option otherwise. */
+function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
+  const found = allowed.find((a) => a === value);
+  if (found === undefined) {
+    throw new UsageError(`Option --${name} must be one of ${allowed.join(", ")}, got "${value}"`);
+  }
+  return found;
 }
 
 /** "CALLING@host:port -> CALLED" for log lines. */
@@ -309,7 +392,25 @@ export async function main(args: string[], io: CliIo = consoleIo): Promise<numbe
     return EXIT_USAGE;
   }
 
-  const context: ScpContext = {};
+  let index: SqliteIndex;
+  try {
+    index = openSqliteIndex(settings.dir);
+  } catch (error) {
+    io.err(`dimse scp: cannot open the index of ${settings.dir}: ${describeError(error)}`);
+    return EXIT_FAILURE;
+  }
+  try {
+    const r = await reindex(index, settings.dir, { mode: settings.reindex ? "full" : "check" });
+    io.out(
+      `index: ${r.kept + r.added} instance(s); ${r.added} added, ${r.removed} dropped, ` +
+        `${r.failed.length} unreadable file(s)`,
+    );
+  } catch (error) {
+    io.err(`dimse scp: cannot index ${settings.dir}: ${describeError(error)}`);
+    await index.close();
+    return EXIT_FAILURE;
+  }
+  const context: ScpContext = { index };
   const scp = new Scp({
     aeTitle: settings.aeTitle,
     port: settings.port,
@@ -332,6 +433,7 @@ export async function main(args: string[], io: CliIo = consoleIo): Promise<numbe
     io.err(
       `dimse scp: cannot listen on ${settings.hostname}:${settings.port}: ${describeError(error)}`,
     );
+    await index.close();
     return EXIT_FAILURE;
   }
   io.out(`listening on ${scp.hostname}:${scp.port} as ${settings.aeTitle}`);
@@ -350,6 +452,7 @@ export async function main(args: string[], io: CliIo = consoleIo): Promise<numbe
         }`,
       );
       await scp.close({ timeoutMs: 1000 });
+      await index.close();
       return EXIT_FAILURE;
     }
     io.out(`status on ${status.url}`);
@@ -359,6 +462,7 @@ export async function main(args: string[], io: CliIo = consoleIo): Promise<numbe
   io.out(`closing (${why}): waiting up to 10 s for associations in progress`);
   try {
     await scp.close({ timeoutMs: 10_000 });
+    await index.close();
     await status?.close();
   } catch (error) {
     io.err(`dimse scp: close failed: ${describeError(error)}`);

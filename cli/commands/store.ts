@@ -6,12 +6,12 @@
  * @module
  */
 import { Association } from "../../src/client.ts";
+import { statusCategory } from "../../src/dimse/status.ts";
 import {
   inspectFile,
+  planAssociations,
   type StorableFile,
-  storageContextKey,
   storageContexts,
-  storeFile,
 } from "../../src/services/storage_scu.ts";
 import {
   consoleIo,
@@ -28,11 +28,14 @@ import {
   UsageError,
 } from "../_args.ts";
 import type { CliIo } from "../_args.ts";
+import { ProgressBar } from "../_progress.ts";
 
 const HELP = `Usage: dimse store HOST:PORT PATH... [options]
 
 Sends DICOM Part 10 files, and every such file under the folders given, with C-STORE.
-Files that are not DICOM are skipped with a message. Exits 1 when any instance failed.
+Files that are not DICOM are skipped with a message. A file whose transfer syntax the peer
+refuses is converted on the fly to an uncompressed one it accepts (compressed files are not
+converted). Shows progress when stdout is a terminal. Exits 1 when any instance failed.
 
 Options:
   --aet ME         calling AE title (default DIMSE-SCU)
@@ -40,9 +43,6 @@ Options:
   --max-pdu N      maximum PDU length we receive, 0 for unlimited (default 16384)
   --timeout S      seconds to wait for the connection and each answer (default 60)
   -h, --help       show this help`;
-
-/** Presentation contexts one association can carry (odd ids 1–255). */
-const MAX_CONTEXTS = 128;
 
 async function* walk(path: string): AsyncGenerator<string> {
   const info = await Deno.stat(path);
@@ -101,27 +101,19 @@ export async function main(args: string[], io: CliIo = consoleIo): Promise<numbe
     }
   }
 
-  // Group files so that each association needs at most 128 contexts.
-  const batches: StorableFile[][] = [];
-  let batch: StorableFile[] = [];
-  let batchContexts = new Set<string>();
-  for (const file of files) {
-    const key = storageContextKey(file);
-    if (!batchContexts.has(key) && batchContexts.size === MAX_CONTEXTS) {
-      batches.push(batch);
-      batch = [];
-      batchContexts = new Set();
-    }
-    batchContexts.add(key);
-    batch.push(file);
-  }
-  if (batch.length > 0) batches.push(batch);
-
   const target = `${request.calledAeTitle}@${request.host}:${request.port}`;
+  const totalBytes = files.reduce((n, f) => n + (f.size ?? 0), 0);
+  const progress = io === consoleIo && Deno.stdout.isTerminal()
+    ? new ProgressBar({ totalInstances: files.length, totalBytes })
+    : undefined;
+  const report = (line: string) => {
+    progress?.clear();
+    io.err(`dimse store: ${line}`);
+  };
   let stored = 0;
   let bytes = 0;
   const started = performance.now();
-  for (const group of batches) {
+  for (const group of planAssociations(files)) {
     let association;
     try {
       association = await Association.connect({
@@ -138,26 +130,40 @@ export async function main(args: string[], io: CliIo = consoleIo): Promise<numbe
         },
       });
     } catch (error) {
-      io.err(`dimse store: cannot associate with ${target}: ${describeError(error)}`);
+      report(`cannot associate with ${target}: ${describeError(error)}`);
       failed += group.length;
+      for (const file of group) {
+        progress?.addBytes(file.size ?? 0);
+        progress?.addInstance();
+      }
       continue;
     }
     for (const file of group) {
+      const what = `${file.path} (SOP Instance UID ${file.sopInstanceUid})`;
+      let sent = 0;
       try {
-        const status = await storeFile(association, file);
-        const code = `0x${status.toString(16).padStart(4, "0")}`;
-        if (status === 0 || (status & 0xf000) === 0xb000) {
+        const result = await association.store(file.path, {
+          onBytes(count) {
+            sent += count;
+            progress?.addBytes(count);
+          },
+        });
+        const code = `0x${result.status.toString(16).toUpperCase().padStart(4, "0")}`;
+        const comment = result.command.errorComment ? `: ${result.command.errorComment}` : "";
+        const category = statusCategory(result.status);
+        if (category === "success" || category === "warning") {
           stored++;
-          bytes += (await Deno.stat(file.path)).size;
-          if (status !== 0) io.err(`dimse store: ${file.path} stored with warning ${code}`);
+          bytes += sent;
+          if (category === "warning") report(`${what} stored with warning ${code}${comment}`);
         } else {
           failed++;
-          io.err(`dimse store: ${file.path} failed with status ${code}`);
+          report(`${what} failed with status ${code}${comment}`);
         }
       } catch (error) {
         failed++;
-        io.err(`dimse store: ${file.path} failed: ${describeError(error)}`);
+        report(`${what} failed: ${describeError(error)}`);
       }
+      progress?.addInstance();
     }
     try {
       await association.release();
@@ -165,6 +171,7 @@ export async function main(args: string[], io: CliIo = consoleIo): Promise<numbe
       await association.abort().catch(() => {});
     }
   }
+  progress?.finish();
   const seconds = (performance.now() - started) / 1000;
   io.out(
     `stored ${stored} instance(s), ${(bytes / 1048576).toFixed(1)} MiB in ${

@@ -29,8 +29,42 @@ export interface SopClassSupport {
   scuRole?: boolean;
 }
 
-/** Who the request came from. */
-export interface AssociationInfo {
+/** Options of {@linkcode DimseInvoker.invoke}. */
+export interface InvokeOptions extends RequestOptions {
+  /** The context to send on; by default the first accepted one for the abstract syntax. */
+  presentationContextId?: number;
+}
+
+/**
+ * An open association on which operations can be invoked: a client {@linkcode Association}
+ * (src/client.ts) or, on the SCP side, {@linkcode ServiceRequest.association}, which stays usable
+ * after the request that carried it has been answered (e.g. the N-EVENT-REPORT of Storage
+ * Commitment, PS3.4 J.3.3, sent by the SCP on the requestor's association).
+ */
+export interface DimseInvoker {
+  /** The negotiated association (accepted contexts and their transfer syntaxes). */
+  readonly negotiated: NegotiatedAssociation;
+  /**
+   * Invokes an operation on the context accepted for `abstractSyntax` (or
+   * `options.presentationContextId`) and resolves with the final response; the Message ID is
+   * assigned when absent, and the call waits for a slot when the negotiated asynchronous
+   * operations window (PS3.7 Annex D.3.3.3) is full. Rejects with `NoPresentationContextError`
+   * (client) or an Error when no context fits, and with the association's end error once it
+   * has ended.
+   */
+  invoke(
+    abstractSyntax: string,
+    command: CommandSet,
+    options?: InvokeOptions,
+  ): Promise<DimseResponse>;
+}
+
+/**
+ * Who the request came from, and a handle on the association it came on. The handle outlives
+ * the request: keep it to invoke operations later (`invoke`), check `open` first, and await
+ * `closed` to learn when it ended.
+ */
+export interface AssociationInfo extends DimseInvoker {
   /** The association's id within its SCP or client. */
   id: number;
   /** Calling AE title (the requestor). */
@@ -41,6 +75,13 @@ export interface AssociationInfo {
   peerAddress: string;
   /** The negotiated association. */
   negotiated: NegotiatedAssociation;
+  /**
+   * Whether operations can still be invoked: true while established (PS3.8 Sta6) and while our
+   * answer to the peer's A-RELEASE-RQ is pending (Sta8, where P-DATA may still be sent).
+   */
+  readonly open: boolean;
+  /** Resolves once the association has ended (released or aborted) and its connection closed. */
+  readonly closed: Promise<void>;
 }
 
 /** A response a handler gives: status, further command fields, optional data set. */

@@ -41,6 +41,11 @@ export interface IndexQuery {
   level: QueryRetrieveLevel;
   /** The identifier: matching keys with values, return keys empty (PS3.4 C.2.2). */
   identifier: DataSet;
+  /**
+   * Combined date-time matching (PS3.4 C.2.2.2.5.1), when the SCU asked for it in extended
+   * negotiation (PS3.4 C.5.1.1.4, byte 2); default false.
+   */
+  combinedDateTime?: boolean;
 }
 
 /** An index of the instances in one store. */

@@ -4,6 +4,16 @@ import { startStorageScp } from "../services/_storage_scp.ts";
 import { readPart10Header } from "../../src/dataset/part10.ts";
 import { recordingIo } from "./_io.ts";
 import { requireDcmtk, runDcmtk, startDcmtkServer } from "../interop/_dcmtk.ts";
+import { formatBytes, ProgressBar } from "../../cli/_progress.ts";
+import { Scp } from "../../src/scp.ts";
+import { storageHandler } from "../../src/services/storage.ts";
+import { writePart10 } from "../../src/dataset/part10.ts";
+import { toBase64 } from "../../src/dataset/value.ts";
+import type { DataSet } from "../../src/dataset/dataset.ts";
+import {
+  ExplicitVrLittleEndian,
+  ImplicitVrLittleEndian,
+} from "../../src/dataset/transfer_syntax.ts";
 
 const FIXTURES = new URL("../fixtures/dcmtk/", import.meta.url).pathname;
 const FIXTURE = `${FIXTURES}ct_explicit_le.dcm`;
@@ -70,3 +80,111 @@ if (await requireDcmtk(["storescp", "dcmdump"], "tests/cli/store_test.ts")) {
     }
   });
 }
+
+Deno.test("store reports each failed instance with its file, SOP Instance UID, status and Error Comment, and exits 1", async () => {
+  const scp = new Scp({
+    aeTitle: "DIMSE",
+    port: 0,
+    hostname: "127.0.0.1",
+    services: [
+      storageHandler(async (instance) => {
+        await instance.dataSet.cancel();
+        return { status: 0xa700, command: { errorComment: "Out of disk space" } };
+      }),
+    ],
+  });
+  await scp.listen();
+  try {
+    const io = recordingIo();
+    assert.equal(await main([`127.0.0.1:${scp.port}`, FIXTURE], io), 1);
+    assert.deepEqual(io.stderr, [
+      `dimse store: ${FIXTURE} (SOP Instance UID 1.2.826.0.1.3680043.10.1.1.1) failed with status 0xA700: Out of disk space`,
+    ]);
+    assert.match(io.stdout.join("\n"), /stored 0 instance\(s\).*; 1 failed/);
+  } finally {
+    await scp.close({ timeoutMs: 1000 });
+  }
+});
+
+Deno.test("store converts a file to the one transfer syntax the SCP accepts, and fails a compressed file whose context is refused", async () => {
+  const dir = await Deno.makeTempDir();
+  const received: string[] = [];
+  const scp = new Scp({
+    aeTitle: "DIMSE",
+    port: 0,
+    hostname: "127.0.0.1",
+    services: [
+      storageHandler(async (instance) => {
+        await instance.dataSet.cancel();
+        received.push(`${instance.sopInstanceUid} ${instance.transferSyntax}`);
+        return 0;
+      }, { transferSyntaxes: [ImplicitVrLittleEndian] }),
+    ],
+  });
+  await scp.listen();
+  try {
+    const base: DataSet = {
+      "00080016": { vr: "UI", Value: ["1.2.840.10008.5.1.4.1.1.7"] },
+      "00100010": { vr: "PN", Value: [{ Alphabetic: "Doe^Jane" }] },
+    };
+    await Deno.writeFile(
+      `${dir}/a.dcm`,
+      await writePart10({ ...base, "00080018": { vr: "UI", Value: ["1.2.3.1"] } }, {
+        transferSyntaxUid: ExplicitVrLittleEndian,
+      }),
+    );
+    await Deno.writeFile(
+      `${dir}/b.dcm`,
+      await writePart10({
+        ...base,
+        "00080018": { vr: "UI", Value: ["1.2.3.2"] },
+        "7FE00010": { vr: "OB", Fragments: ["", toBase64(new Uint8Array([0xff, 0xd8]))] },
+      }, { transferSyntaxUid: "1.2.840.10008.1.2.4.70" }),
+    );
+    const io = recordingIo();
+    assert.equal(await main([`127.0.0.1:${scp.port}`, dir], io), 1);
+    assert.deepEqual(received, [`1.2.3.1 ${ImplicitVrLittleEndian}`]);
+    assert.equal(io.stderr.length, 1);
+    assert.match(
+      io.stderr[0],
+      /b\.dcm \(SOP Instance UID 1\.2\.3\.2\) failed: Presentation context for SecondaryCaptureImageStorage in JPEG Lossless, .* was not accepted, and compressed data is not transcoded$/,
+    );
+    assert.match(io.stdout.join("\n"), /stored 1 instance\(s\).*; 1 failed/);
+    assert.ok(!io.stdout.join("").includes("\r"), "no progress bar when stdout is not a terminal");
+  } finally {
+    await scp.close({ timeoutMs: 1000 });
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the progress bar redraws one line with \\r at most every 100 ms, with instances, bytes and rate", () => {
+  const written: string[] = [];
+  let clock = 0;
+  const bar = new ProgressBar({
+    totalInstances: 4,
+    totalBytes: 4 * 1048576,
+    write: (text) => written.push(text),
+    now: () => clock,
+    barWidth: 8,
+  });
+  clock = 1000;
+  bar.addBytes(1048576);
+  assert.deepEqual(written, ["\r[##------] 0/4 instances  1.0 MiB / 4.0 MiB  1.0 MiB/s\x1b[K"]);
+  for (let i = 0; i < 50; i++) {
+    clock += 1;
+    bar.addBytes(1024);
+  }
+  assert.equal(written.length, 1, "no redraw within 100 ms");
+  clock += 60;
+  bar.addInstance();
+  assert.equal(written.length, 2);
+  assert.ok(written[1].startsWith("\r[##------] 1/4 instances  1.0 MiB / 4.0 MiB "), written[1]);
+  assert.ok(written[1].endsWith("/s\x1b[K"), written[1]);
+  bar.clear();
+  assert.equal(written[2], "\r\x1b[K");
+  bar.finish();
+  assert.equal(written.at(-1), "\n");
+  assert.equal(formatBytes(512), "512 B");
+  assert.equal(formatBytes(1536), "1.5 KiB");
+  assert.equal(formatBytes(3 * 1073741824), "3.0 GiB");
+});

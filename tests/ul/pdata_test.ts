@@ -477,3 +477,35 @@ Deno.test("a 4 MiB data set written to a TCP socket is read back through writabl
   listener.close();
   assertMessage(reassemble(events), 1, command, data, 16384);
 });
+
+function pdvLengthsOf(pdus: Uint8Array, into: number[]): void {
+  let at = 0;
+  while (at < pdus.length) {
+    const view = new DataView(pdus.buffer, pdus.byteOffset + at);
+    const length = view.getUint32(2);
+    for (let p = at + 6; p < at + 6 + length;) {
+      const item = new DataView(pdus.buffer, pdus.byteOffset + p).getUint32(0);
+      into.push(item - 2);
+      p += 4 + item;
+    }
+    at += 6 + length;
+  }
+}
+
+for (const maxPduLength of [16384, 16383, 4096]) {
+  Deno.test(`P-DATA writer with max ${maxPduLength} keeps every data set PDV of even length (DCMTK aborts on an odd one)`, () => {
+    const writer = new PDataWriter({ maxPduLength });
+    const lengths: number[] = [];
+    pdvLengthsOf(writer.write(1, true, new Uint8Array(120), true).slice(), lengths);
+    const chunk = new Uint8Array(65536);
+    for (let i = 0; i < 200; i++) {
+      const size = i % 3 === 0 ? 65535 + (i % 2) * 2 : 65536; // odd-sized chunks too
+      pdvLengthsOf(writer.write(1, false, chunk.subarray(0, size), false).slice(), lengths);
+    }
+    pdvLengthsOf(writer.write(1, false, new Uint8Array(0), true).slice(), lengths);
+    pdvLengthsOf(writer.flush().slice(), lengths);
+    const total = lengths.reduce((a, b) => a + b, 0);
+    assert.equal(total % 2, 0);
+    assert.deepEqual(lengths.filter((n) => n % 2 === 1), []);
+  });
+}

@@ -341,8 +341,9 @@ let pdvStart: u32 = 0; // its header
 let pdvLen: u32 = 0; // its fragment bytes
 let pdvPcId: u32 = 0;
 let pdvCommand: bool = false;
-let carry: bool = false; // one fragment byte held back at carryAt, to start the next PDU
+let carry: bool = false; // fragment bytes held back at carryAt, to start the next PDU
 let carryAt: u32 = 0;
+let carryLen: u32 = 0; // 1 or 2: what keeps the PDV closed early of even length
 let largestChunk: u32 = 0;
 let segPtr: usize = 0;
 let segCap: usize = 0;
@@ -364,7 +365,8 @@ function need(n: u32): u64 {
 /** Resets the writer; `maxPduLength` is the largest variable field to send, at least 7. */
 export function pdata_writer_init(maxPduLength: u32): i32 {
   if (maxPduLength < 7) return -1;
-  wrMax = maxPduLength;
+  // An even maximum keeps every full PDV of even length (PS3.5 §7.1 data sets are even).
+  wrMax = maxPduLength >= 8 ? maxPduLength & ~1 : maxPduLength;
   outStart = 0;
   pos = 0;
   partial = false;
@@ -427,15 +429,17 @@ function begin(): void {
   if (!partial) pos = 0;
   outStart = partial ? pduStart : 0;
   if (carry) {
-    const b = load<u8>(outPtr + <usize> carryAt);
+    const b0 = load<u8>(outPtr + <usize> carryAt);
+    const b1 = load<u8>(outPtr + <usize> carryAt, 1);
     pos = 0;
     outStart = 0;
     startPdu();
     startPdv(carryPcId, carryCommand);
-    store<u8>(outPtr + <usize> pos, b);
-    pos += 1;
-    pduFill += 1;
-    pdvLen = 1;
+    store<u8>(outPtr + <usize> pos, b0);
+    if (carryLen == 2) store<u8>(outPtr + <usize> pos, b1, 1);
+    pos += carryLen;
+    pduFill += carryLen;
+    pdvLen = carryLen;
     carry = false;
   }
 }
@@ -480,21 +484,25 @@ function end(): void {
     closePdu();
     return;
   }
-  // The open PDV may yet be the last fragment; the held-back byte keeps that question open.
+  // The open PDV may yet be the last fragment; the held-back bytes keep that question open.
+  // One byte or two, so that the PDV closed here has an even length: data set fragments are
+  // even (PS3.5 §7.1) and peers such as DCMTK abort on an odd one.
+  const hold: u32 = (pdvLen & 1) == 0 ? 2 : 1;
   carry = true;
-  carryAt = pos - 1;
+  carryLen = hold;
+  carryAt = pos - hold;
   carryPcId = pdvPcId;
   carryCommand = pdvCommand;
-  pos -= 1;
-  if (pdvLen >= 2) {
-    pdvLen -= 1;
-    pduFill -= 1;
+  pos -= hold;
+  if (pdvLen > hold) {
+    pdvLen -= hold;
+    pduFill -= hold;
     closePdv(false);
     closePdu();
   } else {
-    // The PDV holds only that byte: drop it from this PDU.
+    // The PDV holds only those bytes: drop it from this PDU.
     pos -= 6;
-    pduFill -= 7;
+    pduFill -= 6 + hold;
     pdvOpen = false;
     if (pduFill == 0) {
       pos = pduStart;

@@ -1,0 +1,442 @@
+/**
+ * Storage throughput, side by side on the same generated data: DCMTK storescu → storescp (the
+ * reference), DCMTK ↔ ours in both directions, ours → ours (fsync off and on), dcmjs-dimse's
+ * client → its server, and the disk's own ceiling (a write-temp[-fsync]-rename loop). Every
+ * peer is a separate process; lines are interleaved round-robin over several rounds because
+ * the disk's speed drifts between runs, and the median per line is reported with each
+ * process's peak RSS.
+ *
+ * Options (after `deno task bench`): `--quick` (or `DIMSE_BENCH_QUICK=1`) for a small run
+ * (2 rounds of 200 × 64 KiB and 20 × 512 KiB), `--rounds N` to change the number of rounds
+ * (default 5).
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { type GeneratedSet, generateSet, type SizeClass } from "./_generate.ts";
+import {
+  type ClientRun,
+  freePort,
+  hasGnuTime,
+  runClient,
+  type ServerProcess,
+  startServer,
+} from "./_process.ts";
+
+/** The size classes of a full run. */
+const FULL_SIZES: SizeClass[] = [
+  { label: "64 KiB", count: 1000, rows: 128, columns: 256, frames: 1 },
+  { label: "512 KiB", count: 200, rows: 512, columns: 512, frames: 1 },
+  { label: "256 MiB", count: 2, rows: 512, columns: 512, frames: 512 },
+];
+
+/** The size classes of `--quick`. */
+const QUICK_SIZES: SizeClass[] = [
+  { label: "64 KiB", count: 200, rows: 128, columns: 256, frames: 1 },
+  { label: "512 KiB", count: 20, rows: 512, columns: 512, frames: 1 },
+];
+
+/** DCMTK 3.6.7 leaves Nagle on unless told; the reference must not wait on it. */
+const DCMTK_ENV = { TCP_NODELAY: "1" };
+const DENO = Deno.execPath();
+const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+/** Seconds one client run may take before it is killed and counted as failed. */
+const RUN_TIMEOUT_MS = 180_000;
+
+/** One measurement: how long it took and how much memory each side needed. */
+interface Sample {
+  seconds: number;
+  serverRssKiB: number;
+  clientRssKiB: number;
+}
+
+/** One line of the table: a way of getting a set from a folder into another folder. */
+interface Line {
+  /** Label in the table. */
+  name: string;
+  /** Measures one transfer of `set` into the empty folder `out`; throws on failure. */
+  measure(set: GeneratedSet, out: string): Promise<Sample>;
+}
+
+/** A network line: a server process receiving into `out`, a client process sending `set`. */
+interface NetworkPeers {
+  server(out: string): Promise<ServerProcess>;
+  client(port: number, set: GeneratedSet): Promise<ClientRun>;
+}
+
+function storescp() {
+  return async (out: string) => {
+    const port = freePort();
+    return await startServer("storescp", ["-od", out, String(port)], { port }, {
+      env: DCMTK_ENV,
+    });
+  };
+}
+
+function ourScp(fsync: boolean) {
+  return async (out: string) => {
+    return await startServer(
+      DENO,
+      [
+        "run",
+        "-A",
+        `${ROOT}/cli/main.ts`,
+        "scp",
+        "--port",
+        "0",
+        "--host",
+        "127.0.0.1",
+        "--http",
+        "off",
+        "--dir",
+        out,
+        "--fsync",
+        fsync ? "on" : "off",
+      ],
+      { portPattern: /listening on [^\s:]+:(\d+)/ },
+    );
+  };
+}
+
+function dcmjsScp() {
+  return async (out: string) => {
+    const port = freePort();
+    return await startServer(
+      DENO,
+      ["run", "-A", `${ROOT}/bench/_dcmjs_dimse.ts`, "server", String(port), out],
+      { port },
+    );
+  };
+}
+
+function storescu() {
+  return async (port: number, set: GeneratedSet) =>
+    await runClient("storescu", ["+sd", "-aec", "ANY-SCP", "127.0.0.1", String(port), set.dir], {
+      env: DCMTK_ENV,
+      timeoutMs: RUN_TIMEOUT_MS,
+    });
+}
+
+function ourStore() {
+  return async (port: number, set: GeneratedSet) =>
+    await runClient(
+      DENO,
+      ["run", "-A", `${ROOT}/cli/main.ts`, "store", `127.0.0.1:${port}`, set.dir],
+      { timeoutMs: RUN_TIMEOUT_MS },
+    );
+}
+
+function dcmjsStore() {
+  return async (port: number, set: GeneratedSet) =>
+    await runClient(
+      DENO,
+      ["run", "-A", `${ROOT}/bench/_dcmjs_dimse.ts`, "client", "127.0.0.1", String(port), set.dir],
+      { timeoutMs: RUN_TIMEOUT_MS },
+    );
+}
+
+/** The last line of a process's output (the last matching `pattern` when one does), shortened. */
+function lastLine(output: string, pattern?: RegExp): string {
+  const lines = output.trim().split("\n").filter((l) => l.trim() !== "");
+  const matching = pattern ? lines.filter((l) => pattern.test(l)) : [];
+  const line = matching.at(-1) ?? lines.at(-1) ?? "(no output)";
+  return line.length > 160 ? `${line.slice(0, 157)}...` : line;
+}
+
+/** Regular files under `dir`, recursively, leaving out dot files (temp files, the index). */
+async function countFiles(dir: string): Promise<number> {
+  let n = 0;
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.name.startsWith(".")) continue;
+    if (entry.isDirectory) n += await countFiles(`${dir}/${entry.name}`);
+    else if (entry.isFile) n++;
+  }
+  return n;
+}
+
+function networkLine(name: string, peers: NetworkPeers): Line {
+  return {
+    name,
+    async measure(set, out) {
+      await Deno.mkdir(out);
+      const server = await peers.server(out);
+      let run: ClientRun;
+      let serverRssKiB = 0;
+      try {
+        run = await peers.client(server.port, set);
+      } finally {
+        serverRssKiB = await server.stop();
+      }
+      const stored = await countFiles(out);
+      if (run.code !== 0 || stored !== set.files.length) {
+        const why = run.timedOut ? "client timed out" : `client exit ${run.code}`;
+        throw new Error(
+          `${why}, ${stored} of ${set.files.length} stored; client: ${
+            lastLine(run.output)
+          }; server: ${lastLine(server.output(), /^(E:|error|.*fail)/i)}`,
+        );
+      }
+      return { seconds: run.seconds, serverRssKiB, clientRssKiB: run.peakRssKiB };
+    },
+  };
+}
+
+/**
+ * The disk's ceiling: the same bytes written file by file to a temp name, optionally flushed,
+ * then renamed, with synchronous calls so that only the file system's cost is measured.
+ */
+function diskLine(name: string, fsync: boolean): Line {
+  return {
+    name,
+    async measure(set, out) {
+      await Deno.mkdir(out);
+      const block = new Uint8Array(1 << 20);
+      const sizes = await Promise.all(set.files.map(async (f) => (await Deno.stat(f)).size));
+      const started = performance.now();
+      for (let i = 0; i < sizes.length; i++) {
+        const temp = `${out}/.${i}.tmp`;
+        const file = Deno.openSync(temp, { write: true, createNew: true });
+        for (let at = 0; at < sizes[i];) {
+          at += file.writeSync(block.subarray(0, Math.min(block.length, sizes[i] - at)));
+        }
+        if (fsync) file.syncDataSync();
+        file.close();
+        Deno.renameSync(temp, `${out}/${i}.dcm`);
+      }
+      return { seconds: (performance.now() - started) / 1000, serverRssKiB: 0, clientRssKiB: 0 };
+    },
+  };
+}
+
+const REFERENCE = "DCMTK storescu → DCMTK storescp";
+const OURS_FSYNC_ON = "ours → ours, fsync on (default)";
+const DISK_FSYNC = "disk: write, fsync, rename";
+
+/** Whether a line needs DCMTK. */
+function needsDcmtk(line: Line): boolean {
+  return line.name.includes("DCMTK");
+}
+
+/** The lines, the reference first. */
+function lines(): Line[] {
+  return [
+    networkLine(REFERENCE, { server: storescp(), client: storescu() }),
+    networkLine("DCMTK storescu → our SCP, fsync off", {
+      server: ourScp(false),
+      client: storescu(),
+    }),
+    networkLine("our store → DCMTK storescp", { server: storescp(), client: ourStore() }),
+    networkLine("ours → ours, fsync off", { server: ourScp(false), client: ourStore() }),
+    networkLine(OURS_FSYNC_ON, { server: ourScp(true), client: ourStore() }),
+    networkLine("dcmjs-dimse 0.3.3 → dcmjs-dimse", { server: dcmjsScp(), client: dcmjsStore() }),
+    diskLine("disk: write, rename (no fsync)", false),
+    diskLine(DISK_FSYNC, true),
+  ];
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/** Results of one line on one size class over the rounds. */
+interface Cell {
+  samples: Sample[];
+  failures: string[];
+}
+
+async function syncDisk(): Promise<void> {
+  await new Deno.Command("sync", { stdout: "null", stderr: "null" }).output().catch(() => {});
+}
+
+/** DCMTK's version line ("storescu v3.6.7 2022-04-22"), or undefined when it is not installed. */
+async function dcmtkVersion(): Promise<string | undefined> {
+  try {
+    const out = await new Deno.Command("storescu", {
+      args: ["--version"],
+      stdout: "piped",
+      stderr: "null",
+      env: DCMTK_ENV,
+    }).output();
+    const scp = await new Deno.Command("storescp", {
+      args: ["--version"],
+      stdout: "null",
+      stderr: "null",
+      env: DCMTK_ENV,
+    }).output();
+    if (!out.success || !scp.success) return undefined;
+    const line = new TextDecoder().decode(out.stdout).split("\n")[0];
+    return line.replace(/^\$dcmtk:\s*/, "").replace(/\s*\$$/, "");
+  } catch {
+    return undefined;
+  }
+}
+
+/** Wall time of a Deno process that loads the store command and exits: the startup cost. */
+async function denoStartupSeconds(): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const run = await runClient(DENO, ["run", "-A", `${ROOT}/cli/main.ts`, "store", "--help"]);
+    times.push(run.seconds);
+  }
+  return median(times);
+}
+
+function mib(kib: number): string {
+  return kib > 0 ? `${(kib / 1024).toFixed(0)} MiB` : "-";
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
+  return [line(header), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...rows.map(line)]
+    .join("\n");
+}
+
+/** Runs the storage benchmark and prints its table. */
+export async function run(args: string[] = []): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { quick: { type: "boolean" }, rounds: { type: "string" } },
+    strict: false,
+  });
+  const quick = values.quick === true || Deno.env.get("DIMSE_BENCH_QUICK") === "1";
+  const rounds = typeof values.rounds === "string" ? Number(values.rounds) : quick ? 2 : 5;
+  if (!Number.isInteger(rounds) || rounds < 1) {
+    throw new RangeError(`Option --rounds must be a positive integer, got ${values.rounds}`);
+  }
+  const sizes = quick ? QUICK_SIZES : FULL_SIZES;
+  const started = performance.now();
+  const tmp = await Deno.makeTempDir({ prefix: "dimse-bench-" });
+  try {
+    console.log(`\nstorage: generating data in ${tmp}`);
+    const sets: GeneratedSet[] = [];
+    for (const size of sizes) {
+      sets.push(await generateSet(`${tmp}/in-${size.label.replace(" ", "")}`, size));
+    }
+    await syncDisk();
+    const startup = await denoStartupSeconds();
+    const dcmtk = await dcmtkVersion();
+    if (dcmtk === undefined) {
+      const bar = "!".repeat(78);
+      console.log(
+        `${bar}\n!! DCMTK MISSING: storescu/storescp not found on PATH; the DCMTK lines (and the\n` +
+          `!! reference ratio) are SKIPPED. Install DCMTK (apt-get install dcmtk).\n${bar}`,
+      );
+    }
+    const all = lines().filter((line) => dcmtk !== undefined || !needsDcmtk(line));
+    const cells = new Map<string, Cell>();
+    const key = (l: Line, s: GeneratedSet) => `${l.name}|${s.size.label}`;
+    let n = 0;
+    for (let round = 0; round < rounds; round++) {
+      for (const set of sets) {
+        // Round robin with the starting line rotated each round.
+        for (let i = 0; i < all.length; i++) {
+          const line = all[(i + round) % all.length];
+          const cell = cells.get(key(line, set)) ?? { samples: [], failures: [] };
+          cells.set(key(line, set), cell);
+          const out = `${tmp}/out-${n++}`;
+          try {
+            const sample = await line.measure(set, out);
+            cell.samples.push(sample);
+            console.log(
+              `  round ${round + 1}/${rounds} ${set.size.label.padEnd(7)} ${line.name.padEnd(38)} ${
+                sample.seconds.toFixed(2)
+              } s`,
+            );
+          } catch (error) {
+            const message = error instanceof Error ? error.message : String(error);
+            cell.failures.push(message);
+            console.log(
+              `  round ${round + 1}/${rounds} ${set.size.label.padEnd(7)} ${
+                line.name.padEnd(38)
+              } FAILED: ${message}`,
+            );
+          }
+          await Deno.remove(out, { recursive: true }).catch(() => {});
+          await syncDisk();
+        }
+      }
+    }
+
+    const rows: string[][] = [];
+    const notes: string[] = [];
+    for (const set of sets) {
+      const mb = set.bytes / 1e6;
+      const ref = cells.get(`${REFERENCE}|${set.size.label}`);
+      const refSeconds = ref && ref.samples.length > 0
+        ? median(ref.samples.map((s) => s.seconds))
+        : NaN;
+      for (const line of all) {
+        const cell = cells.get(key(line, set))!;
+        const data = `${set.files.length} × ${set.size.label}`;
+        if (cell.samples.length === 0) {
+          rows.push([line.name, data, "failed", "failed", "-", "-", "-", "-"]);
+          notes.push(`${line.name}, ${set.size.label}: ${cell.failures[0]}`);
+          continue;
+        }
+        const times = cell.samples.map((s) => s.seconds);
+        const seconds = median(times);
+        const isDisk = line.name.startsWith("disk:");
+        rows.push([
+          line.name,
+          data,
+          (set.files.length / seconds).toFixed(set.files.length / seconds < 10 ? 2 : 0),
+          (mb / seconds).toFixed(0),
+          Number.isNaN(refSeconds) ? "-" : (refSeconds / seconds).toFixed(2),
+          `${Math.min(...times).toFixed(2)}–${Math.max(...times).toFixed(2)}`,
+          isDisk ? "-" : mib(Math.max(...cell.samples.map((s) => s.serverRssKiB))),
+          isDisk ? "-" : mib(Math.max(...cell.samples.map((s) => s.clientRssKiB))),
+        ]);
+        if (cell.failures.length > 0) {
+          notes.push(
+            `${line.name}, ${set.size.label}: ${cell.failures.length} of ${rounds} run(s) failed (${
+              cell.failures[0]
+            })`,
+          );
+        }
+      }
+      const on = cells.get(`${OURS_FSYNC_ON}|${set.size.label}`);
+      const disk = cells.get(`${DISK_FSYNC}|${set.size.label}`);
+      if (on && disk && on.samples.length > 0 && disk.samples.length > 0) {
+        const ratio = median(disk.samples.map((s) => s.seconds)) /
+          median(on.samples.map((s) => s.seconds));
+        notes.push(
+          `${set.size.label}: ours with fsync on runs at ${
+            (100 * ratio).toFixed(0)
+          }% of the disk's write-fsync-rename ceiling`,
+        );
+      }
+    }
+    const minutes = (performance.now() - started) / 60000;
+    console.log(
+      `\nstorage: ${rounds} round(s), median per line (runs: fastest–slowest); ` +
+        `vs DCMTK = reference time / line time ` +
+        `(higher is faster); MB = 10^6 bytes of Part 10 files; client times include process ` +
+        `start (a Deno process that loads the store command takes ${
+          startup.toFixed(2)
+        } s); peak RSS is the max over rounds${
+          (await hasGnuTime()) ? " (clients: GNU time %M; servers: VmHWM)" : " (VmHWM, polled)"
+        }\n`,
+    );
+    console.log(table(
+      ["line", "data", "instances/s", "MB/s", "vs DCMTK", "runs (s)", "RSS server", "RSS client"],
+      rows,
+    ));
+    if (notes.length > 0) console.log(`\n${notes.map((n) => `- ${n}`).join("\n")}`);
+    const reproduce = `deno task bench${quick ? " --quick" : ""}${
+      typeof values.rounds === "string" ? ` --rounds ${rounds}` : ""
+    }`;
+    console.log(
+      `\nstorage: done in ${minutes.toFixed(1)} min on ${new Date().toISOString().slice(0, 10)}; ` +
+        `${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}, DCMTK ${
+          dcmtk ?? "missing"
+        }; reproduce with \`${reproduce}\``,
+    );
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+}
+
+if (import.meta.main) await run(Deno.args);

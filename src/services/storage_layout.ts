@@ -1,0 +1,205 @@
+/**
+ * Where the Storage SCP puts a received instance, and what it does when the SOP Instance UID is
+ * already stored. Every path part is a UID checked by {@linkcode isSafeUidForPath}, so a file
+ * can never land outside the store folder, whatever the peer sends.
+ *
+ * @module
+ */
+
+/**
+ * Folder layout of the store:
+ * - `"flat"`: `<SOP Instance UID>.dcm` in the store folder;
+ * - `"hierarchical"`: `<Study Instance UID>/<Series Instance UID>/<SOP Instance UID>.dcm`
+ *   (an instance with no Study or Series Instance UID, such as a non-patient object like a
+ *   Hanging Protocol, is placed at the top level as in the flat layout).
+ */
+export type StorageLayout = "flat" | "hierarchical";
+
+/**
+ * What a C-STORE of a SOP Instance UID already in the store does:
+ * - `"overwrite"`: the new file replaces the old one (success);
+ * - `"keep-first"`: the new instance is discarded, the stored one stays (success: an instance
+ *   with that UID is stored, PS3.4 B.2.2);
+ * - `"keep-both"`: the new one is stored beside the first as `<uid>.<n>.dcm`, n = 1, 2, …
+ */
+export type DuplicatePolicy = "overwrite" | "keep-first" | "keep-both";
+
+/** The storage layouts, for option parsing. */
+export const STORAGE_LAYOUTS: readonly StorageLayout[] = ["flat", "hierarchical"];
+
+/** The duplicate policies, for option parsing. */
+export const DUPLICATE_POLICIES: readonly DuplicatePolicy[] = [
+  "overwrite",
+  "keep-first",
+  "keep-both",
+];
+
+/** A UID fit to be a file name: digits and dots, 1–64 characters, no empty component (PS3.5 §9.1). */
+const SAFE_UID = /^[0-9]+(\.[0-9]+)*$/;
+
+/** Whether a UID may name a file or folder in the store: no separators, no "..", bounded length. */
+export function isSafeUidForPath(uid: string): boolean {
+  return uid.length > 0 && uid.length <= 64 && SAFE_UID.test(uid);
+}
+
+/** The UIDs a layout builds a path from. */
+export interface InstanceUids {
+  /** SOP Instance UID; must be safe for a path. */
+  sopInstanceUid: string;
+  /** Study Instance UID (0020,000D), when the data set has one. */
+  studyInstanceUid?: string;
+  /** Series Instance UID (0020,000E), when the data set has one. */
+  seriesInstanceUid?: string;
+}
+
+/** A path part that is not a safe UID. */
+export class UnsafePathError extends Error {
+  /** The attribute whose value could not be used, as eight hex digits. */
+  readonly tag: string;
+
+  /** An error naming the attribute whose value is not a safe UID. */
+  constructor(tag: string, message: string) {
+    super(message);
+    this.name = "UnsafePathError";
+    this.tag = tag;
+  }
+}
+
+/**
+ * The folder (relative to the store, "" for the top level, "/" separators) and the file name
+ * stem of an instance under a layout; throws {@linkcode UnsafePathError} when a UID it needs is
+ * not safe for a path.
+ */
+export function instanceLocation(
+  layout: StorageLayout,
+  uids: InstanceUids,
+): { folder: string; stem: string } {
+  if (!isSafeUidForPath(uids.sopInstanceUid)) {
+    throw new UnsafePathError("00080018", "SOP Instance UID is not a valid UID");
+  }
+  if (layout === "flat") return { folder: "", stem: uids.sopInstanceUid };
+  const study = uids.studyInstanceUid ?? "";
+  const series = uids.seriesInstanceUid ?? "";
+  if (study === "" || series === "") return { folder: "", stem: uids.sopInstanceUid };
+  if (!isSafeUidForPath(study)) {
+    throw new UnsafePathError("0020000D", "Study Instance UID is not a valid UID");
+  }
+  if (!isSafeUidForPath(series)) {
+    throw new UnsafePathError("0020000E", "Series Instance UID is not a valid UID");
+  }
+  return { folder: `${study}/${series}`, stem: uids.sopInstanceUid };
+}
+
+/** What {@linkcode placeFile} did, and where the instance now is (relative to the store). */
+export interface Placement {
+  /**
+   * "stored" under a new name; "replaced" an older file of the same SOP Instance UID;
+   * "stored-beside" one already there (keep-both); "discarded" as a duplicate (keep-first).
+   */
+  outcome: "stored" | "replaced" | "stored-beside" | "discarded";
+  /** Relative path of the file now holding the instance ("/" separators). */
+  path: string;
+  /** For "replaced": the old file when it was at another path; the caller removes it. */
+  previous?: string;
+  /**
+   * For "replaced" at the same path: a hard link to the old file (relative path), so that it
+   * can be put back if the instance cannot be recorded; the caller removes it.
+   */
+  backup?: string;
+}
+
+/** Joins the store folder and a relative path. */
+export function joinStorePath(dir: string, relative: string): string {
+  return relative === "" ? dir : `${dir.replace(/\/+$/, "")}/${relative}`;
+}
+
+/** Whether a file exists (a broken path is "no"). */
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/**
+ * Moves a complete temp file into place under the duplicate policy. `known` is where the index
+ * says the SOP Instance UID is already stored (relative path), when it knows. A new name is
+ * taken with a hard link, which fails rather than replace a file another association put there
+ * at the same moment; "overwrite" renames over the old file, which is atomic (POSIX rename).
+ * The temp file is gone afterwards in every outcome but a thrown error.
+ */
+export async function placeFile(
+  dir: string,
+  temp: string,
+  location: { folder: string; stem: string },
+  policy: DuplicatePolicy,
+  known?: string,
+): Promise<Placement> {
+  if (location.folder !== "") {
+    await Deno.mkdir(joinStorePath(dir, location.folder), { recursive: true });
+  }
+  const prefix = location.folder === "" ? "" : `${location.folder}/`;
+  const first = `${prefix}${location.stem}.dcm`;
+  const knownElsewhere = known !== undefined && known !== first &&
+    await exists(joinStorePath(dir, known));
+  if (policy === "overwrite") {
+    const target = joinStorePath(dir, first);
+    let backup: string | undefined = `.${location.stem}.${crypto.randomUUID()}.bak`;
+    let replacedHere = true;
+    try {
+      await Deno.link(target, joinStorePath(dir, backup));
+    } catch (error) {
+      backup = undefined;
+      // No old file; or no hard links here, and then an old file cannot be put back.
+      replacedHere = !(error instanceof Deno.errors.NotFound) && await exists(target);
+    }
+    try {
+      await Deno.rename(temp, target);
+    } catch (error) {
+      if (backup !== undefined) await Deno.remove(joinStorePath(dir, backup)).catch(() => {});
+      throw error;
+    }
+    const placement: Placement = { outcome: "stored", path: first };
+    if (knownElsewhere || replacedHere) placement.outcome = "replaced";
+    if (knownElsewhere) placement.previous = known;
+    if (backup !== undefined) placement.backup = backup;
+    return placement;
+  }
+  if (policy === "keep-first" && knownElsewhere) {
+    await Deno.remove(temp);
+    return { outcome: "discarded", path: known! };
+  }
+  for (let n = 0;; n++) {
+    const name = n === 0 ? first : `${prefix}${location.stem}.${n}.dcm`;
+    if (!(await claim(temp, joinStorePath(dir, name)))) {
+      if (policy === "keep-first") {
+        await Deno.remove(temp);
+        return { outcome: "discarded", path: first };
+      }
+      continue;
+    }
+    if (n === 0 && !knownElsewhere) return { outcome: "stored", path: name };
+    return { outcome: "stored-beside", path: name };
+  }
+}
+
+/**
+ * Moves `temp` to `target` unless a file is there; false when one is. A hard link cannot
+ * replace a file, so two associations storing the same name at once cannot both win; where the
+ * file system has no hard links, a check then a rename is the best it allows.
+ */
+async function claim(temp: string, target: string): Promise<boolean> {
+  try {
+    await Deno.link(temp, target);
+  } catch (error) {
+    if (error instanceof Deno.errors.AlreadyExists) return false;
+    if (await exists(target)) return false;
+    await Deno.rename(temp, target);
+    return true;
+  }
+  await Deno.remove(temp);
+  return true;
+}

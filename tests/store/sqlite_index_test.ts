@@ -1,0 +1,265 @@
+import assert from "node:assert/strict";
+import { fromKeywords, type KeywordDataSet, toKeywords } from "../../src/dataset/dataset.ts";
+import type { DataSet } from "../../src/dataset/dataset.ts";
+import type { InformationModel } from "../../src/store/instance_index.ts";
+import { readInstance } from "../../src/store/read_instance.ts";
+import { reindex } from "../../src/store/reindex.ts";
+import {
+  INDEX_FILE_NAME,
+  openSqliteIndex,
+  type SqliteIndex,
+} from "../../src/store/sqlite_index.ts";
+import { instanceUid, PR, SC, seriesUid, studyUid, TOTALS, writeArchive } from "./_archive.ts";
+
+async function withArchive(run: (index: SqliteIndex, dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "dimse-index-" });
+  try {
+    await writeArchive(dir);
+    const index = openSqliteIndex(dir);
+    try {
+      await reindex(index, dir, { mode: "full" });
+      await run(index, dir);
+    } finally {
+      await index.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function find(
+  index: SqliteIndex,
+  model: InformationModel,
+  keys: KeywordDataSet,
+): Promise<KeywordDataSet[]> {
+  const identifier: DataSet = fromKeywords(keys);
+  const level = String(keys.QueryRetrieveLevel) as "PATIENT";
+  const out: KeywordDataSet[] = [];
+  for await (const match of index.find({ model, level, identifier })) out.push(toKeywords(match));
+  return out;
+}
+
+Deno.test("A full reindex of a folder of Part 10 files indexes every patient, study, series and instance", async () => {
+  await withArchive(async (index) => {
+    assert.deepEqual(await index.counts(), TOTALS);
+  });
+});
+
+Deno.test("C-FIND matching over the index gives the expected number of matches per query", async () => {
+  await withArchive(async (index) => {
+    const cases: [InformationModel, KeywordDataSet, number, string][] = [
+      ["patient", { QueryRetrieveLevel: "PATIENT", PatientName: "" }, 3, "all patients"],
+      ["patient", { QueryRetrieveLevel: "PATIENT", PatientName: "Doe*" }, 2, "wildcard name"],
+      ["patient", { QueryRetrieveLevel: "PATIENT", PatientName: "doe^jane" }, 1, "name case"],
+      ["patient", { QueryRetrieveLevel: "PATIENT", PatientSex: "F" }, 2, "sex"],
+      ["study", { QueryRetrieveLevel: "STUDY", StudyDate: "" }, 4, "all studies"],
+      ["study", { QueryRetrieveLevel: "STUDY", StudyDate: "20230101-20231231" }, 3, "date range"],
+      ["study", { QueryRetrieveLevel: "STUDY", StudyDate: "20240101-" }, 1, "open range"],
+      ["study", { QueryRetrieveLevel: "STUDY", StudyDate: "-20230131" }, 1, "open start"],
+      [
+        "study",
+        { QueryRetrieveLevel: "STUDY", StudyInstanceUID: `${studyUid(0)}\\${studyUid(3)}` },
+        2,
+        "list of UIDs",
+      ],
+      ["study", { QueryRetrieveLevel: "STUDY", ModalitiesInStudy: "CT" }, 2, "modalities"],
+      ["study", { QueryRetrieveLevel: "STUDY", ModalitiesInStudy: "MR\\US" }, 2, "two modalities"],
+      ["study", { QueryRetrieveLevel: "STUDY", PatientID: "PID001" }, 2, "patient's studies"],
+      ["study", { QueryRetrieveLevel: "STUDY", ReferringPhysicianName: "house*" }, 2, "physician"],
+      ["study", { QueryRetrieveLevel: "STUDY", StudyTime: "1000-1500" }, 2, "time range"],
+      ["study", { QueryRetrieveLevel: "STUDY", AccessionNumber: "ACC?" }, 4, "? wildcard"],
+      ["study", { QueryRetrieveLevel: "SERIES", StudyInstanceUID: studyUid(1) }, 2, "series"],
+      ["study", { QueryRetrieveLevel: "SERIES", Modality: "CT" }, 2, "series by modality"],
+      ["study", { QueryRetrieveLevel: "SERIES", BodyPartExamined: "ABDOMEN" }, 2, "body part"],
+      [
+        "study",
+        {
+          QueryRetrieveLevel: "IMAGE",
+          StudyInstanceUID: studyUid(0),
+          SeriesInstanceUID: seriesUid(0, 0),
+        },
+        3,
+        "instances of a series",
+      ],
+      ["study", { QueryRetrieveLevel: "IMAGE", SOPClassUID: PR }, 1, "instance by SOP class"],
+      ["study", { QueryRetrieveLevel: "IMAGE", InstanceNumber: "2" }, 4, "instance number"],
+      ["patient", { QueryRetrieveLevel: "STUDY", PatientID: "PID002" }, 1, "patient root study"],
+    ];
+    for (const [model, keys, expected, why] of cases) {
+      const matches = await find(index, model, keys);
+      assert.equal(matches.length, expected, `${why}: ${JSON.stringify(keys)}`);
+    }
+  });
+});
+
+Deno.test("Matches hold the requested keys, computed counts and the Query/Retrieve Level", async () => {
+  await withArchive(async (index) => {
+    const [study] = await find(index, "study", {
+      QueryRetrieveLevel: "STUDY",
+      StudyInstanceUID: studyUid(0),
+      PatientName: "",
+      StudyDate: "",
+      ModalitiesInStudy: "",
+      SOPClassesInStudy: "",
+      NumberOfStudyRelatedSeries: "",
+      NumberOfStudyRelatedInstances: "",
+      NumberOfPatientRelatedStudies: "",
+      AdditionalPatientHistory: "",
+      InstitutionName: "",
+    });
+    assert.equal(study.QueryRetrieveLevel, "STUDY");
+    assert.equal(study.SpecificCharacterSet, "ISO_IR 100");
+    assert.equal(study.PatientName, "Doe^John");
+    assert.equal(study.StudyDate, "20230105");
+    assert.equal(study.ModalitiesInStudy, "CT\\PR");
+    assert.equal(study.SOPClassesInStudy, `${PR}\\${SC}`);
+    assert.equal(study.NumberOfStudyRelatedSeries, 2);
+    assert.equal(study.NumberOfStudyRelatedInstances, 4);
+    assert.equal(study.NumberOfPatientRelatedStudies, 2);
+    assert.equal(study.AdditionalPatientHistory, null, "unknown keys are zero length");
+    assert.equal(study.InstitutionName, null, "keys below the level are zero length");
+    const [patient] = await find(index, "patient", {
+      QueryRetrieveLevel: "PATIENT",
+      PatientID: "PID001",
+      NumberOfPatientRelatedSeries: "",
+      NumberOfPatientRelatedInstances: "",
+    });
+    assert.equal(patient.NumberOfPatientRelatedSeries, 4);
+    assert.equal(patient.NumberOfPatientRelatedInstances, 8);
+    const [series] = await find(index, "study", {
+      QueryRetrieveLevel: "SERIES",
+      SeriesInstanceUID: seriesUid(1, 1),
+      NumberOfSeriesRelatedInstances: "",
+    });
+    assert.equal(series.NumberOfSeriesRelatedInstances, 2);
+  });
+});
+
+Deno.test("find is lazy: stopping after the first match leaves the rest unread", async () => {
+  await withArchive(async (index) => {
+    const identifier = fromKeywords({ QueryRetrieveLevel: "IMAGE", SOPInstanceUID: "" });
+    let n = 0;
+    for await (const _ of index.find({ model: "study", level: "IMAGE", identifier })) {
+      n++;
+      break;
+    }
+    assert.equal(n, 1);
+    // The index stays usable after an abandoned query.
+    assert.deepEqual(await index.counts(), TOTALS);
+  });
+});
+
+Deno.test("instances() yields every instance below the matching entities, get() finds one by UID", async () => {
+  await withArchive(async (index, dir) => {
+    const identifier = fromKeywords({ QueryRetrieveLevel: "STUDY", StudyInstanceUID: studyUid(1) });
+    const found = [];
+    for await (const instance of index.instances({ model: "study", level: "STUDY", identifier })) {
+      found.push(instance.sopInstanceUid);
+    }
+    assert.deepEqual(found.sort(), [
+      instanceUid(1, 0, 0),
+      instanceUid(1, 0, 1),
+      instanceUid(1, 1, 0),
+      instanceUid(1, 1, 1),
+    ]);
+    const byPatient = fromKeywords({ QueryRetrieveLevel: "PATIENT", PatientID: "PID001" });
+    let n = 0;
+    for await (
+      const _ of index.instances({ model: "patient", level: "PATIENT", identifier: byPatient })
+    ) n++;
+    assert.equal(n, 8);
+    const one = await index.get(instanceUid(0, 1, 0));
+    assert.ok(one);
+    assert.equal(one.sopClassUid, PR);
+    assert.equal(one.path, `${instanceUid(0, 1, 0)}.dcm`);
+    assert.equal(one.transferSyntaxUid, "1.2.840.10008.1.2.1");
+    assert.equal(one.size, (await Deno.stat(`${dir}/${one.path}`)).size);
+    assert.equal(toKeywords(one.dataSet).PatientID, "PID001");
+    assert.equal(await index.get("1.2.3.4.5.6.7"), undefined);
+  });
+});
+
+Deno.test("Removing the last instance of a series removes its series, study and patient", async () => {
+  await withArchive(async (index) => {
+    await index.remove(instanceUid(3, 0, 0));
+    assert.deepEqual(await index.counts(), {
+      patients: 2,
+      studies: 3,
+      series: 5,
+      instances: 10,
+    });
+    await index.remove(instanceUid(0, 0, 0));
+    assert.deepEqual((await index.counts()).series, 5, "a series with instances left stays");
+  });
+});
+
+Deno.test("The start check drops rows whose file is gone and adds files that have no row", async () => {
+  await withArchive(async (index, dir) => {
+    await Deno.remove(`${dir}/${instanceUid(3, 0, 0)}.dcm`);
+    const stray = await readInstance(dir, `${instanceUid(2, 0, 1)}.dcm`);
+    await index.remove(stray.sopInstanceUid);
+    await Deno.writeTextFile(`${dir}/notes.txt`, "not DICOM");
+    const result = await reindex(index, dir);
+    assert.equal(result.removed, 1);
+    assert.equal(result.added, 1);
+    assert.equal(result.kept, 9);
+    assert.deepEqual(result.failed, ["notes.txt"]);
+    assert.deepEqual(await index.counts(), { patients: 2, studies: 3, series: 5, instances: 10 });
+    assert.ok(await index.get(stray.sopInstanceUid));
+  });
+});
+
+Deno.test("The index database lives in the store folder and survives reopening", async () => {
+  await withArchive(async (index, dir) => {
+    assert.ok((await Deno.stat(`${dir}/${INDEX_FILE_NAME}`)).isFile);
+    const other = openSqliteIndex(dir);
+    try {
+      assert.deepEqual(await other.counts(), TOTALS);
+    } finally {
+      await other.close();
+    }
+    assert.deepEqual(await index.counts(), TOTALS);
+  });
+});
+
+Deno.test("Re-adding an instance under another series moves it and prunes the emptied series", async () => {
+  await withArchive(async (index, dir) => {
+    const moved = await readInstance(dir, `${instanceUid(3, 0, 0)}.dcm`);
+    moved.dataSet = {
+      ...moved.dataSet,
+      ...fromKeywords({ SeriesInstanceUID: seriesUid(2, 0), StudyInstanceUID: studyUid(2) }),
+    };
+    await index.add(moved);
+    const counts = await index.counts();
+    assert.equal(counts.instances, TOTALS.instances);
+    assert.equal(counts.series, TOTALS.series - 1);
+    assert.equal(counts.studies, TOTALS.studies - 1);
+  });
+});
+
+Deno.test("The start check skips JSON records and leaves a second copy of an indexed instance alone", async () => {
+  await withArchive(async (index, dir) => {
+    await Deno.mkdir(`${dir}/mpps`);
+    await Deno.writeTextFile(`${dir}/mpps/1.2.3.json`, "{}");
+    const original = `${instanceUid(0, 0, 0)}.dcm`;
+    await Deno.copyFile(`${dir}/${original}`, `${dir}/${instanceUid(0, 0, 0)}.1.dcm`);
+    const result = await reindex(index, dir);
+    assert.deepEqual(result.failed, []);
+    assert.deepEqual(result.duplicates, [`${instanceUid(0, 0, 0)}.1.dcm`]);
+    assert.equal((await index.get(instanceUid(0, 0, 0)))?.path, original);
+    assert.deepEqual(await index.counts(), TOTALS);
+  });
+});
+
+Deno.test("A full reindex reads files in subfolders and replaces rows with what the files hold", async () => {
+  await withArchive(async (index, dir) => {
+    const uid = instanceUid(0, 0, 0);
+    await Deno.mkdir(`${dir}/a/b`, { recursive: true });
+    await Deno.rename(`${dir}/${uid}.dcm`, `${dir}/a/b/${uid}.dcm`);
+    const result = await reindex(index, dir, { mode: "full" });
+    assert.equal(result.added, TOTALS.instances);
+    assert.equal(result.removed, 0, "the row moved with its file");
+    assert.equal((await index.get(uid))?.path, `a/b/${uid}.dcm`);
+    assert.deepEqual(await index.counts(), TOTALS);
+  });
+});
