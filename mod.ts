@@ -33,6 +33,31 @@ export * from "./src/services/service.ts";
 export * from "./src/services/verification.ts";
 export * from "./src/services/storage.ts";
 export * from "./src/services/storage_scu.ts";
+export * from "./src/services/storage_layout.ts";
+export * from "./src/services/normalized.ts";
+export * from "./src/services/normalized_scu.ts";
+export * from "./src/services/mpps.ts";
+export * from "./src/services/mpps_scu.ts";
+export * from "./src/services/storage_commitment.ts";
+export * from "./src/services/storage_commitment_scu.ts";
+export * from "./src/services/qr_find.ts";
+export * from "./src/services/qr_move.ts";
+export * from "./src/services/qr_get.ts";
+export {
+  PATIENT_ROOT_QR_GET,
+  PATIENT_ROOT_QR_MOVE,
+  RetrieveIdentifierError,
+  retrieveModelOf,
+  STUDY_ROOT_QR_GET,
+  STUDY_ROOT_QR_MOVE,
+} from "./src/services/qr_identifier.ts";
+export * from "./src/store/instance_index.ts";
+export * from "./src/store/sqlite_index.ts";
+export * from "./src/store/reindex.ts";
+export * from "./src/store/read_instance.ts";
+export * from "./src/store/matching.ts";
+export * from "./src/store/query_keys.ts";
+export * from "./src/store/commitment_store.ts";
 export * from "./src/scp.ts";
 export * from "./src/client.ts";
 export {
@@ -59,5 +84,15 @@ export type {
   StatusSource,
   StatusTotals,
 } from "./src/status/mod.ts";
+export type {
+  DataElement,
+  DataSet,
+  ElementValue,
+  KeywordDataSet,
+  KeywordValue,
+  PersonName,
+} from "./src/dataset/dataset.ts";
+export type { Vr } from "./src/dataset/vr.ts";
+export type { Tag } from "./src/dataset/tag.ts";
 /** Data sets: reader, writer, dictionary, DICOM JSON model, Part 10 files. */
 export * as dataset from "./src/dataset/mod.ts";

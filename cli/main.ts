@@ -19,7 +19,8 @@ interface CommandEntry {
 /** The commands, in the order `--help` lists them. */
 const COMMANDS: Record<string, CommandEntry> = {
   scp: {
-    summary: "run an SCP (Verification, Storage) with a status endpoint",
+    summary:
+      "run an SCP (Verification, Storage, Q/R, Worklist, Commitment, MPPS) with a status page",
     load: () => import("./commands/scp.ts"),
   },
   echo: {
@@ -37,6 +38,18 @@ const COMMANDS: Record<string, CommandEntry> = {
   commit: {
     summary: "ask HOST:PORT to commit to storing instances and wait for the result",
     load: () => import("./commands/commit.ts"),
+  },
+  find: {
+    summary: "query HOST:PORT with C-FIND (Q/R or Modality Worklist)",
+    load: () => import("./commands/find.ts"),
+  },
+  move: {
+    summary: "have HOST:PORT send matching instances to an AE with C-MOVE",
+    load: () => import("./commands/move.ts"),
+  },
+  get: {
+    summary: "retrieve matching instances from HOST:PORT into a folder with C-GET",
+    load: () => import("./commands/get.ts"),
   },
 };
 

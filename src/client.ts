@@ -384,6 +384,14 @@ export class Association {
       if (this.#released) return;
       throw this.#ended ?? new Error("Association is not established");
     }
+    // Answers to the peer's requests (e.g. N-EVENT-REPORT-RSP) go out before the A-RELEASE-RQ:
+    // in Sta7 no P-DATA may be sent (PS3.8 Table 9-10).
+    await this.#dispatcher?.idle();
+    if (this.#ul.state !== "Sta6") {
+      await this.#ul.closed;
+      if (!this.#released) throw this.#ended ?? new AssociationAbortedError(2, 0);
+      return;
+    }
     const confirmed = new Promise<void>((resolve) => (this.#releaseResolve = resolve));
     this.#ul.releaseRequest();
     // Sta7 has no timer in PS3.8; a peer that never answers is aborted after the ARTIM time.
@@ -530,7 +538,7 @@ export class Association {
             peerAddress: this.#ul.peerAddress ?? "",
             negotiated,
             get open() {
-              return ul.state === "Sta6" || ul.state === "Sta8";
+              return ul.state === "Sta6";
             },
             closed: ul.closed,
             invoke: (abstractSyntax, command, opts) => this.invoke(abstractSyntax, command, opts),

@@ -298,11 +298,21 @@ export class Scp {
    * then aborts the rest.
    */
   async close(options: { timeoutMs?: number } = {}): Promise<void> {
+    await this.#closeAssociations(options.timeoutMs ?? 10_000);
+    for (const service of this.#options.services) {
+      try {
+        await service.close?.();
+      } catch {
+        // A service's failure to close is its own; the others still close.
+      }
+    }
+  }
+
+  async #closeAssociations(timeoutMs: number): Promise<void> {
     const listener = this.#listener;
     this.#listener = undefined;
     listener?.close();
     await this.#acceptLoop;
-    const timeoutMs = options.timeoutMs ?? 10_000;
     const all = () => Promise.all([...this.#live.values()].map((l) => l.ul.closed));
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = await Promise.race([
@@ -485,7 +495,7 @@ export class Scp {
       negotiated,
       // The handle outlives the request (PS3.4 J.3.3: a report sent after the response).
       get open() {
-        return live.ul.state === "Sta6" || live.ul.state === "Sta8";
+        return live.ul.state === "Sta6";
       },
       closed: live.ul.closed,
       invoke: (abstractSyntax, command, options = {}) => {

@@ -11,7 +11,7 @@ import type { Service } from "../../src/services/service.ts";
 import type { InstanceIndex } from "../../src/store/instance_index.ts";
 import { verification } from "../../src/services/verification.ts";
 import { storage } from "../../src/services/storage.ts";
-import { queryRetrieveFind } from "../../src/services/qr_find.ts";
+import { answerFindExtendedNegotiation, queryRetrieveFind } from "../../src/services/qr_find.ts";
 import { openSqliteIndex, type SqliteIndex } from "../../src/store/sqlite_index.ts";
 import { reindex } from "../../src/store/reindex.ts";
 import { mpps } from "../../src/services/mpps.ts";
@@ -144,8 +144,10 @@ const DEFAULTS: ScpSettings = {
 
 const HELP = `Usage: dimse scp [options]
 
-Runs an SCP (services: Verification) and the HTTP status endpoint (/health, /status,
-/metrics, /) until SIGINT or SIGTERM, then closes gracefully.
+Runs an SCP and the HTTP status endpoint (/health, /status, /metrics, /) until SIGINT or
+SIGTERM, then closes gracefully. Services: Verification; Storage (Part 10 files under --dir,
+indexed in <dir>/.dimse-index.sqlite); Query/Retrieve FIND, MOVE and GET (patient and study root)
+over what was stored; Modality Worklist; Storage Commitment Push Model; MPPS.
 
 Options:
   --port N              DICOM port, 0 for any free port (default 11112)
@@ -422,6 +424,9 @@ export async function main(args: string[], io: CliIo = consoleIo): Promise<numbe
       : undefined,
     maxAssociations: settings.maxAssociations,
     maxPduLength: settings.maxPduLength,
+    // Relational queries and combined date-time matching (PS3.4 C.4.1.1.2), when asked for.
+    extendedNegotiation: (items) =>
+      answerFindExtendedNegotiation(items.sopClassExtendedNegotiations),
   });
   logScpEvents(scp, io, settings.verbose);
   const source = settings.httpPort === null

@@ -17,3 +17,4 @@ export * from "./reader.ts";
 export * from "./writer.ts";
 export * from "./part10.ts";
 export * from "./storage_sop_classes.ts";
+export * from "./transcode.ts";

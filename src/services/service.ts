@@ -76,8 +76,9 @@ export interface AssociationInfo extends DimseInvoker {
   /** The negotiated association. */
   negotiated: NegotiatedAssociation;
   /**
-   * Whether operations can still be invoked: true while established (PS3.8 Sta6) and while our
-   * answer to the peer's A-RELEASE-RQ is pending (Sta8, where P-DATA may still be sent).
+   * Whether operations can still be invoked and answered: true while established (PS3.8 Sta6).
+   * Once the peer asked for release (Sta8) it is false: the peer, in Sta7, may receive P-DATA
+   * but cannot send the response, so a report is better sent on a new association.
    */
   readonly open: boolean;
   /** Resolves once the association has ended (released or aborted) and its connection closed. */
@@ -128,17 +129,26 @@ export interface Service {
   readonly sopClasses: readonly SopClassSupport[];
   /** Handles one request; resolves with the final response. */
   handle(request: ServiceRequest): Promise<ServiceResponse>;
+  /**
+   * Called once by `Scp.close()` after its associations have ended: finish or persist work
+   * still in progress (reports being delivered, timers). Optional.
+   */
+  close?(): Promise<void>;
 }
 
 /** Per-service, per-status counts of responses sent: `totals[service][statusHex]`. */
 export type ServiceTotals = Record<string, Record<string, number>>;
 
-/** Finds the service for an abstract syntax. */
+/** Finds the service that performs requests of an abstract syntax. */
 export function serviceFor(
   services: readonly Service[],
   abstractSyntax: string,
 ): Service | undefined {
-  return services.find((s) => s.sopClasses.some((c) => c.abstractSyntax === abstractSyntax));
+  // A request is performed by a service that takes the SCP role for the SOP class; a service
+  // listing it only for its SCU role (C-GET's C-STORE sub-operations) is the last resort.
+  return services.find((s) =>
+    s.sopClasses.some((c) => c.abstractSyntax === abstractSyntax && c.scpRole !== false)
+  ) ?? services.find((s) => s.sopClasses.some((c) => c.abstractSyntax === abstractSyntax));
 }
 
 /**
