@@ -43,6 +43,8 @@ export * from "./src/services/storage_commitment_scu.ts";
 export * from "./src/services/qr_find.ts";
 export * from "./src/services/qr_move.ts";
 export * from "./src/services/qr_get.ts";
+export * from "./src/services/query_retrieve_scu.ts";
+export * from "./src/services/worklist.ts";
 export {
   PATIENT_ROOT_QR_GET,
   PATIENT_ROOT_QR_MOVE,

@@ -18,6 +18,7 @@ import { mpps } from "../../src/services/mpps.ts";
 import { storageCommitment } from "../../src/services/storage_commitment.ts";
 import { queryRetrieveMove } from "../../src/services/qr_move.ts";
 import { queryRetrieveGet } from "../../src/services/qr_get.ts";
+import { modalityWorklist } from "../../src/services/worklist.ts";
 import {
   DUPLICATE_POLICIES,
   type DuplicatePolicy,
@@ -82,6 +83,8 @@ export interface ScpSettings {
   duplicates: DuplicatePolicy;
   /** Flush each received file to disk before acknowledging it (Storage). */
   fsync: boolean;
+  /** Folder of Modality Worklist items (.json or Part 10); default `<dir>/worklist`. */
+  worklist?: string;
 }
 
 /** What the services of one run share. */
@@ -121,6 +124,7 @@ export const SERVICE_FACTORIES: ServiceFactory[] = [
       aeTitle: s.aeTitle,
     }),
   (s, c) => queryRetrieveGet({ index: c.index!, dir: s.dir }),
+  (s) => modalityWorklist({ dir: s.worklist ?? `${s.dir}/worklist` }),
 ];
 
 const DEFAULTS: ScpSettings = {
@@ -170,6 +174,8 @@ Options:
                         a SOP Instance UID already stored: replace it (default), keep the
                         stored one and discard the new, or store the new as <uid>.<n>.dcm
   --fsync on|off        flush each file to disk before acknowledging it (default on)
+  --worklist DIR        Modality Worklist items, DICOM JSON (.json) or Part 10 files, read
+                        for each query (default <dir>/worklist)
   --config FILE         JSON file with any of the settings above, e.g.
                         {"port": 104, "aet": "PACS", "allow": ["CT1"], "dest": {"WS": "ws:104"}}
                         (options on the command line win)
@@ -196,6 +202,7 @@ const OPTIONS = {
   layout: { type: "string" },
   duplicates: { type: "string" },
   fsync: { type: "string" },
+  worklist: { type: "string" },
 } as const;
 
 /** Reads `--config`: a JSON object whose keys are the long option names. */
@@ -272,6 +279,7 @@ function settingsFrom(values: ParsedValues): ScpSettings {
     DUPLICATE_POLICIES,
   );
   s.fsync = oneOf("fsync", stringOption(values, "fsync", "on"), ["on", "off"]) === "on";
+  s.worklist = stringOption(values, "worklist");
   return s;
 }
 

@@ -67,7 +67,7 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** Relative paths ("/" separated) of the regular files under `dir`, dot names skipped. */
-export async function* storeFiles(dir: string, prefix = ""): AsyncGenerator<string> {
+export async function* listStoreFiles(dir: string, prefix = ""): AsyncGenerator<string> {
   const entries: Deno.DirEntry[] = [];
   for await (const entry of Deno.readDir(prefix === "" ? dir : `${dir}/${prefix}`)) {
     entries.push(entry);
@@ -76,7 +76,7 @@ export async function* storeFiles(dir: string, prefix = ""): AsyncGenerator<stri
   for (const entry of entries) {
     if (entry.name.startsWith(".")) continue;
     const relative = prefix === "" ? entry.name : `${prefix}/${entry.name}`;
-    if (entry.isDirectory) yield* storeFiles(dir, relative);
+    if (entry.isDirectory) yield* listStoreFiles(dir, relative);
     else if (entry.isFile) yield relative;
   }
 }
@@ -110,7 +110,7 @@ export async function reindex(
     return result;
   }
   const skip = options.skip ?? skipNonInstanceFile;
-  for await (const path of storeFiles(dir)) {
+  for await (const path of listStoreFiles(dir)) {
     seen.add(path);
     if (!full && rows.has(path)) {
       result.kept += rows.get(path)!.length;
