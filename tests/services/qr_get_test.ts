@@ -295,3 +295,42 @@ Deno.test("A requestor that aborts during a C-GET leaves the SCP serving the nex
     assert.equal(received.length, 3);
   });
 });
+
+Deno.test("A C-STORE reaches the Storage service even when the C-GET service, listing Storage classes for its SCU role, comes first", async () => {
+  const archive = await makeArchive();
+  const incoming = await Deno.makeTempDir({ prefix: "dimse-get-order-" });
+  const scp = new Scp({
+    aeTitle: "QRSCP",
+    port: 0,
+    hostname: "127.0.0.1",
+    services: [
+      queryRetrieveGet({ index: archive.index, dir: archive.dir, log: () => {} }),
+      storage({ dir: incoming, fsync: false }),
+    ],
+  });
+  await scp.listen();
+  try {
+    const association = await Association.connect({
+      host: "127.0.0.1",
+      port: scp.port,
+      calledAeTitle: "QRSCP",
+      presentationContexts: [{ abstractSyntax: SC, transferSyntaxes: [ExplicitVrLittleEndian] }],
+    });
+    const sopInstanceUid = "1.2.826.0.1.3680043.10.999.1";
+    const result = await association.store(fromKeywords({
+      SOPClassUID: SC,
+      SOPInstanceUID: sopInstanceUid,
+      PatientID: "ORDER",
+      StudyInstanceUID: "1.2.826.0.1.3680043.10.999",
+      SeriesInstanceUID: "1.2.826.0.1.3680043.10.999.0",
+    }));
+    await association.release();
+    assert.equal(result.status, 0x0000);
+    const stat = await Deno.stat(`${incoming}/${sopInstanceUid}.dcm`);
+    assert.ok(stat.isFile && stat.size > 132);
+  } finally {
+    await scp.close({ timeoutMs: 1000 });
+    await archive.close();
+    await Deno.remove(incoming, { recursive: true });
+  }
+});
