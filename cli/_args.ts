@@ -1,6 +1,12 @@
 // Shared helpers of the CLI commands: argument parsing on node:util parseArgs, value checks that
 // fail with one clear line, output streams and exit codes.
 import { parseArgs } from "node:util";
+import {
+  Association,
+  type ConnectOptions,
+  type ProposedPresentationContext,
+} from "../src/client.ts";
+import { TransferSyntax } from "../src/ul/uids.ts";
 
 /** Exit code of a command that succeeded. */
 export const EXIT_OK = 0;
@@ -52,6 +58,32 @@ export type OptionSpec = Record<
 
 /** Parsed values: strings, booleans, or string lists for `multiple` options. */
 export type ParsedValues = Record<string, string | boolean | string[] | undefined>;
+
+/**
+ * Parses a command's arguments into its request: `build` turns the parsed values and
+ * positionals into it, throwing UsageError on bad ones. With --help the command's help is
+ * printed (exit code 0); a UsageError is printed as `dimse COMMAND: message` (exit code 2).
+ */
+export function parseRequest<T>(
+  command: string,
+  args: string[],
+  io: CliIo,
+  spec: { options: OptionSpec; help: string },
+  build: (values: ParsedValues, positionals: string[]) => T,
+): { request: T } | { exitCode: number } {
+  try {
+    const { values, positionals } = parseCommandArgs(args, spec.options);
+    if (values.help === true) {
+      io.out(spec.help);
+      return { exitCode: EXIT_OK };
+    }
+    return { request: build(values, positionals) };
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    io.err(`dimse ${command}: ${error.message}`);
+    return { exitCode: EXIT_USAGE };
+  }
+}
 
 /** Parses strictly (unknown options are errors); throws UsageError with one line on failure. */
 export function parseCommandArgs(
@@ -164,6 +196,88 @@ export function parseHostPort(text: string): HostPort {
     throw new UsageError(`Port must be between 1 and 65535, got ${match[2]}`);
   }
   return { host: match[1], port };
+}
+
+/** The peer, the AE titles and the one timeout of a command's association. */
+export interface AssociationArgs extends HostPort {
+  /** Calling AE title (--aet). */
+  callingAeTitle: string;
+  /** Called AE title (--aec). */
+  calledAeTitle: string;
+  /** Timeout in ms (--timeout): connect, ARTIM and each DIMSE response. */
+  timeoutMs: number;
+}
+
+/**
+ * Parses --aet, --aec and --timeout (in seconds, default `defaultTimeoutSeconds`); the AE
+ * titles default to DIMSE-SCU and ANY-SCP.
+ */
+export function parseAssociationArgs(
+  values: ParsedValues,
+  defaultTimeoutSeconds: number,
+): Omit<AssociationArgs, keyof HostPort> {
+  return {
+    callingAeTitle: parseAeTitle("aet", stringOption(values, "aet", "DIMSE-SCU")),
+    calledAeTitle: parseAeTitle("aec", stringOption(values, "aec", "ANY-SCP")),
+    timeoutMs: 1000 *
+      parseInteger(
+        "timeout",
+        stringOption(values, "timeout", String(defaultTimeoutSeconds)),
+        1,
+        86400,
+      ),
+  };
+}
+
+/** The peer as commands name it: `CALLED-AE@HOST:PORT`. */
+export function targetOf(request: AssociationArgs): string {
+  return `${request.calledAeTitle}@${request.host}:${request.port}`;
+}
+
+/** A presentation context proposing explicit, then implicit VR little endian (PS3.5 §10.1). */
+export function littleEndianContext(abstractSyntax: string): ProposedPresentationContext {
+  return {
+    abstractSyntax,
+    transferSyntaxes: [
+      TransferSyntax.EXPLICIT_VR_LITTLE_ENDIAN,
+      TransferSyntax.IMPLICIT_VR_LITTLE_ENDIAN,
+    ],
+  };
+}
+
+/**
+ * Requests a command's association: the peer and AE titles of `request`, its timeout as the
+ * connect, ARTIM and DIMSE timeouts, and `options` for the rest. On failure prints
+ * `dimse COMMAND: cannot associate with CALLED-AE@HOST:PORT: why` and resolves undefined.
+ */
+export async function associate(
+  command: string,
+  io: CliIo,
+  request: AssociationArgs,
+  options: Omit<ConnectOptions, "host" | "port" | "callingAeTitle" | "calledAeTitle" | "timeouts">,
+): Promise<Association | undefined> {
+  try {
+    return await Association.connect({
+      host: request.host,
+      port: request.port,
+      callingAeTitle: request.callingAeTitle,
+      calledAeTitle: request.calledAeTitle,
+      ...options,
+      timeouts: { connect: request.timeoutMs, artim: request.timeoutMs, dimse: request.timeoutMs },
+    });
+  } catch (error) {
+    io.err(`dimse ${command}: cannot associate with ${targetOf(request)}: ${describeError(error)}`);
+    return undefined;
+  }
+}
+
+/** Releases an association (A-RELEASE), aborting it when the release fails. */
+export async function releaseOrAbort(association: Association): Promise<void> {
+  try {
+    await association.release();
+  } catch {
+    await association.abort().catch(() => {});
+  }
 }
 
 /** Turns any error into one line for the user. */

@@ -13,13 +13,17 @@ import {
   type RetrieveResult,
   type SubOperationProgress,
 } from "../src/services/query_retrieve_scu.ts";
+import type { Association } from "../src/client.ts";
 import {
+  associate,
+  type AssociationArgs,
   type CliIo,
   consoleIo,
+  describeError,
   EXIT_FAILURE,
   EXIT_OK,
-  parseAeTitle,
-  parseInteger,
+  parseAssociationArgs,
+  releaseOrAbort,
   stringOption,
   UsageError,
 } from "./_args.ts";
@@ -164,14 +168,7 @@ export function parseQueryArgs(
     ? values.key
     : [String(values.key)];
   for (const key of keys) addQueryKey(identifier, key);
-  return {
-    callingAeTitle: parseAeTitle("aet", stringOption(values, "aet", "DIMSE-SCU")),
-    calledAeTitle: parseAeTitle("aec", stringOption(values, "aec", "ANY-SCP")),
-    level,
-    model,
-    identifier,
-    timeoutMs: 1000 * parseInteger("timeout", stringOption(values, "timeout", "60"), 1, 86400),
-  };
+  return { ...parseAssociationArgs(values, 60), level, model, identifier };
 }
 
 /**
@@ -292,4 +289,59 @@ export function reportRetrieve(
   const cancelled = result.status === 0xfe00 ? "cancelled, " : "";
   io.out(`${what}: ${cancelled}${formatCounts(result)}; status 0x${status}${comment}`);
   return isCompleteSuccess(result) ? EXIT_OK : EXIT_FAILURE;
+}
+
+/** What {@linkcode runRetrieve} connects with and runs. */
+export interface RetrieveRun {
+  /** The peer, AE titles and timeout. */
+  request: AssociationArgs;
+  /** What the association proposes (contexts, roles, services). */
+  connect: Parameters<typeof associate>[3];
+  /** The status line's label, before the counts. */
+  label: string;
+  /** What the summary line names, before the counts. */
+  what: string;
+  /** Runs the retrieve on the association, with Ctrl-C as `signal`. */
+  retrieve(
+    association: Association,
+    signal: AbortSignal,
+    onProgress: (progress: SubOperationProgress) => void,
+  ): Promise<RetrieveResult>;
+}
+
+/**
+ * Requests the association of a C-MOVE or C-GET command, runs the retrieve with its progress
+ * on the status line and Ctrl-C as C-CANCEL, reports it ({@linkcode reportRetrieve}) and
+ * releases the association. Resolves with the exit code.
+ */
+export async function runRetrieve(
+  command: "move" | "get",
+  io: CliIo,
+  run: RetrieveRun,
+): Promise<number> {
+  const interrupt = interruptSignal(io);
+  const status = new StatusLine(io);
+  const association = await associate(command, io, run.request, run.connect);
+  if (!association) {
+    interrupt.dispose();
+    return EXIT_FAILURE;
+  }
+  let code: number;
+  try {
+    const result = await run.retrieve(
+      association,
+      interrupt.signal,
+      (progress) => status.show(`${run.label}: ${formatCounts(progress)}`),
+    );
+    status.clear();
+    code = reportRetrieve(command, io, result, run.what);
+  } catch (error) {
+    status.clear();
+    io.err(`dimse ${command}: ${command} failed: ${describeError(error)}`);
+    code = EXIT_FAILURE;
+  } finally {
+    interrupt.dispose();
+  }
+  await releaseOrAbort(association);
+  return code;
 }

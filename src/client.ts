@@ -529,6 +529,10 @@ export class Association {
         this.#ended ??= error;
         this.#ul.abortRequest();
       },
+      onBrokenMessage: (error) => {
+        this.#ended ??= error;
+        this.#ul.abortRequest();
+      },
       onRequest: (incoming: IncomingRequest) =>
         performRequest(services, incoming, {
           association: {

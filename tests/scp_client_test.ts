@@ -1,31 +1,14 @@
 import assert from "node:assert/strict";
 import { Association, AssociationAbortedError, AssociationRejectedError } from "../src/client.ts";
-import { Scp, type ScpOptions } from "../src/scp.ts";
+import type { Scp, ScpOptions } from "../src/scp.ts";
 import { verification } from "../src/services/verification.ts";
 import { Status } from "../src/dimse/status.ts";
 import { DimseTimeoutError } from "../src/dimse/dispatcher.ts";
 import { TransferSyntax, VERIFICATION_SOP_CLASS } from "../src/ul/uids.ts";
+import { connectLocal, startLocalScp } from "./_helpers/local_scp.ts";
 
-async function startScp(extra: Partial<ScpOptions> = {}): Promise<Scp> {
-  const scp = new Scp({
-    aeTitle: "DIMSE",
-    port: 0,
-    hostname: "127.0.0.1",
-    services: [verification()],
-    timeouts: { artim: 500 },
-    ...extra,
-  });
-  await scp.listen();
-  return scp;
-}
-
-function connect(scp: Scp, extra: Partial<Parameters<typeof Association.connect>[0]> = {}) {
-  return Association.connect({
-    host: "127.0.0.1",
-    port: scp.port,
-    calledAeTitle: "DIMSE",
-    ...extra,
-  });
+function startScp(extra: Partial<ScpOptions> = {}): Promise<Scp> {
+  return startLocalScp([verification()], extra);
 }
 
 Deno.test("our SCU echoes our SCP and releases the association", async () => {
@@ -35,7 +18,7 @@ Deno.test("our SCU echoes our SCP and releases the association", async () => {
   scp.on("message-received", (e) => events.push(`in:${e.command.commandField.toString(16)}`));
   scp.on("message-sent", (e) => events.push(`out:${e.command.commandField.toString(16)}`));
   const released = new Promise<void>((r) => scp.on("association-released", () => r()));
-  const assoc = await connect(scp);
+  const assoc = await connectLocal(scp);
   assert.equal(assoc.state, "Sta6");
   assert.equal(assoc.negotiated.accepted.length, 1);
   assert.equal(assoc.negotiated.accepted[0].abstractSyntax, VERIFICATION_SOP_CLASS);
@@ -64,7 +47,7 @@ Deno.test("an SCU abort ends the association on both sides with source 0", async
   const aborted = new Promise<{ source: number; reason: number }>((r) =>
     scp.on("association-aborted", (e) => r(e))
   );
-  const assoc = await connect(scp);
+  const assoc = await connectLocal(scp);
   assert.equal(await assoc.echo(), 0);
   await assoc.abort();
   assert.equal(assoc.state, "Sta1");
@@ -77,7 +60,7 @@ Deno.test("an SCU abort ends the association on both sides with source 0", async
 
 Deno.test("ten concurrent associations echo independently", async () => {
   const scp = await startScp();
-  const associations = await Promise.all(Array.from({ length: 10 }, () => connect(scp)));
+  const associations = await Promise.all(Array.from({ length: 10 }, () => connectLocal(scp)));
   assert.equal(scp.associations.length, 10);
   const statuses = await Promise.all(associations.map((a) => a.echo()));
   assert.deepEqual(statuses, new Array(10).fill(0));
@@ -91,17 +74,17 @@ Deno.test("ten concurrent associations echo independently", async () => {
 
 Deno.test("graceful close lets a running association finish, then refuses new ones", async () => {
   const scp = await startScp();
-  const assoc = await connect(scp);
+  const assoc = await connectLocal(scp);
   const closing = scp.close({ timeoutMs: 5000 });
   assert.equal(await assoc.echo(), 0);
   await assoc.release();
   await closing;
-  await assert.rejects(connect(scp, { timeouts: { connect: 1000 } }));
+  await assert.rejects(connectLocal(scp, { timeouts: { connect: 1000 } }));
 });
 
 Deno.test("graceful close aborts associations still open after the timeout", async () => {
   const scp = await startScp();
-  const assoc = await connect(scp);
+  const assoc = await connectLocal(scp);
   const t0 = Date.now();
   await scp.close({ timeoutMs: 200 });
   assert.ok(Date.now() - t0 >= 190);
@@ -118,7 +101,7 @@ async function rejection(
   const events: number[][] = [];
   scp.on("association-rejected", (e) => events.push([e.result, e.source, e.reason]));
   try {
-    await connect(scp, connectOptions);
+    await connectLocal(scp, connectOptions);
     assert.fail("association accepted");
   } catch (e) {
     assert.ok(e instanceof AssociationRejectedError, String(e));
@@ -161,7 +144,7 @@ Deno.test("a positive user identity response reaches the SCU", async () => {
           : false,
       ),
   });
-  const assoc = await connect(scp, {
+  const assoc = await connectLocal(scp, {
     userIdentity: {
       userIdentityType: 1,
       positiveResponseRequested: true,
@@ -176,21 +159,21 @@ Deno.test("a positive user identity response reaches the SCU", async () => {
 
 Deno.test("more associations than allowed is seen by the SCU as 2/3/2", async () => {
   const scp = await startScp({ maxAssociations: 1 });
-  const first = await connect(scp);
-  await assert.rejects(connect(scp), (e) => {
+  const first = await connectLocal(scp);
+  await assert.rejects(connectLocal(scp), (e) => {
     assert.ok(e instanceof AssociationRejectedError);
     assert.deepEqual([e.result, e.source, e.reason], [2, 3, 2]);
     return true;
   });
   await first.release();
-  const second = await connect(scp);
+  const second = await connectLocal(scp);
   await second.release();
   await scp.close();
 });
 
 Deno.test("a context for an unknown SOP class is rejected with reason 3 and the rest accepted", async () => {
   const scp = await startScp();
-  const assoc = await connect(scp, {
+  const assoc = await connectLocal(scp, {
     presentationContexts: [
       {
         abstractSyntax: "1.2.840.10008.5.1.4.1.1.2",
@@ -226,7 +209,7 @@ Deno.test("connecting to a closed port fails with a connection error", async () 
 Deno.test("an idle association is aborted by the SCP after the idle timeout", async () => {
   const scp = await startScp({ timeouts: { artim: 500, idle: 150 } });
   const aborted = new Promise<void>((r) => scp.on("association-aborted", () => r()));
-  const assoc = await connect(scp);
+  const assoc = await connectLocal(scp);
   assert.equal(await assoc.echo(), 0);
   await assoc.closed;
   await aborted;
@@ -249,7 +232,7 @@ Deno.test("a response slower than the DIMSE timeout fails the request and aborts
         ),
     }],
   });
-  const assoc = await connect(scp, { timeouts: { dimse: 150 } });
+  const assoc = await connectLocal(scp, { timeouts: { dimse: 150 } });
   await assert.rejects(assoc.echo(), DimseTimeoutError);
   await assoc.closed;
   assert.equal(assoc.released, false);

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { Association } from "../../src/client.ts";
+import type { Association } from "../../src/client.ts";
 import { Scp } from "../../src/scp.ts";
 import { inspectFile } from "../../src/services/storage_scu.ts";
 import { isValidUid } from "../../src/services/normalized.ts";
@@ -19,21 +19,22 @@ import {
   requestStorageCommitment,
   storageCommitmentReceiver,
 } from "../../src/services/storage_commitment_scu.ts";
-import { TransferSyntax } from "../../src/ul/uids.ts";
 import {
+  associate,
   consoleIo,
   describeError,
   EXIT_FAILURE,
   EXIT_OK,
-  EXIT_USAGE,
   listOption,
-  parseAeTitle,
-  parseCommandArgs,
+  littleEndianContext,
+  parseAssociationArgs,
   parseHostPort,
-  parseInteger,
   parseMaxPdu,
   parsePort,
+  parseRequest,
+  releaseOrAbort,
   stringOption,
+  targetOf,
   UsageError,
 } from "../_args.ts";
 import type { CliIo } from "../_args.ts";
@@ -83,9 +84,8 @@ function parseUidPair(text: string): CommitmentReference {
 
 /** Runs `commit`; 0 when every instance was committed, 1 on any failure, 2 on bad arguments. */
 export async function main(args: string[], io: CliIo = consoleIo): Promise<number> {
-  let request;
-  try {
-    const { values, positionals } = parseCommandArgs(args, {
+  const parsed = parseRequest("commit", args, io, {
+    options: {
       uid: { type: "string", multiple: true },
       listen: { type: "string" },
       "listen-host": { type: "string" },
@@ -94,11 +94,9 @@ export async function main(args: string[], io: CliIo = consoleIo): Promise<numbe
       aec: { type: "string" },
       "max-pdu": { type: "string" },
       timeout: { type: "string" },
-    });
-    if (values.help === true) {
-      io.out(HELP);
-      return EXIT_OK;
-    }
+    },
+    help: HELP,
+  }, (values, positionals) => {
     if (positionals.length < 1) {
       throw new UsageError("Expected HOST:PORT (see dimse commit --help)");
     }
@@ -111,23 +109,19 @@ export async function main(args: string[], io: CliIo = consoleIo): Promise<numbe
       throw new UsageError(`Option --transaction must be a UID, got "${transactionUid}"`);
     }
     const listen = stringOption(values, "listen");
-    request = {
+    return {
       ...parseHostPort(positionals[0]),
       paths: positionals.slice(1),
       uids,
       transactionUid,
       listenPort: listen === undefined ? undefined : parsePort("listen", listen),
       listenHost: stringOption(values, "listen-host", "0.0.0.0"),
-      callingAeTitle: parseAeTitle("aet", stringOption(values, "aet", "DIMSE-SCU")),
-      calledAeTitle: parseAeTitle("aec", stringOption(values, "aec", "ANY-SCP")),
+      ...parseAssociationArgs(values, 60),
       maxPduLength: parseMaxPdu("max-pdu", stringOption(values, "max-pdu", "16384")),
-      timeoutMs: 1000 * parseInteger("timeout", stringOption(values, "timeout", "60"), 1, 86400),
     };
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    io.err(`dimse commit: ${error.message}`);
-    return EXIT_USAGE;
-  }
+  });
+  if ("exitCode" in parsed) return parsed.exitCode;
+  const { request } = parsed;
 
   // The instances, and how to name each in the output (its path when it came from a file).
   const instances: CommitmentReference[] = [];
@@ -185,34 +179,15 @@ export async function main(args: string[], io: CliIo = consoleIo): Promise<numbe
     );
   }
 
-  const target = `${request.calledAeTitle}@${request.host}:${request.port}`;
+  const target = targetOf(request);
   let association: Association | undefined;
   try {
-    try {
-      association = await Association.connect({
-        host: request.host,
-        port: request.port,
-        callingAeTitle: request.callingAeTitle,
-        calledAeTitle: request.calledAeTitle,
-        maxPduLength: request.maxPduLength,
-        presentationContexts: [{
-          abstractSyntax: STORAGE_COMMITMENT_PUSH_MODEL_SOP_CLASS,
-          transferSyntaxes: [
-            TransferSyntax.EXPLICIT_VR_LITTLE_ENDIAN,
-            TransferSyntax.IMPLICIT_VR_LITTLE_ENDIAN,
-          ],
-        }],
-        services: [receiver],
-        timeouts: {
-          connect: request.timeoutMs,
-          artim: request.timeoutMs,
-          dimse: request.timeoutMs,
-        },
-      });
-    } catch (error) {
-      io.err(`dimse commit: cannot associate with ${target}: ${describeError(error)}`);
-      return EXIT_FAILURE;
-    }
+    association = await associate("commit", io, request, {
+      maxPduLength: request.maxPduLength,
+      presentationContexts: [littleEndianContext(STORAGE_COMMITMENT_PUSH_MODEL_SOP_CLASS)],
+      services: [receiver],
+    });
+    if (!association) return EXIT_FAILURE;
     let transactionUid: string;
     try {
       const accepted = await requestStorageCommitment(association, {
@@ -300,9 +275,5 @@ function printResult(
 
 async function releaseQuietly(association: Association): Promise<void> {
   if (association.state === "Sta1") return;
-  try {
-    await association.release();
-  } catch {
-    await association.abort().catch(() => {});
-  }
+  await releaseOrAbort(association);
 }

@@ -4,19 +4,19 @@
  *
  * @module
  */
-import { Association } from "../../src/client.ts";
 import {
+  associate,
   consoleIo,
   describeError,
   EXIT_FAILURE,
   EXIT_OK,
-  EXIT_USAGE,
-  parseAeTitle,
-  parseCommandArgs,
+  parseAssociationArgs,
   parseHostPort,
   parseInteger,
   parseMaxPdu,
+  parseRequest,
   stringOption,
+  targetOf,
   UsageError,
 } from "../_args.ts";
 import type { CliIo } from "../_args.ts";
@@ -35,19 +35,16 @@ Options:
 
 /** Runs `echo`; returns 0 when every C-ECHO succeeded, 1 on any failure, 2 on bad arguments. */
 export async function main(args: string[], io: CliIo = consoleIo): Promise<number> {
-  let request;
-  try {
-    const { values, positionals } = parseCommandArgs(args, {
+  const parsed = parseRequest("echo", args, io, {
+    options: {
       aet: { type: "string" },
       aec: { type: "string" },
       repeat: { type: "string" },
       "max-pdu": { type: "string" },
       timeout: { type: "string" },
-    });
-    if (values.help === true) {
-      io.out(HELP);
-      return EXIT_OK;
-    }
+    },
+    help: HELP,
+  }, (values, positionals) => {
     if (positionals.length !== 1) {
       throw new UsageError(
         positionals.length === 0
@@ -55,35 +52,21 @@ export async function main(args: string[], io: CliIo = consoleIo): Promise<numbe
           : `Expected one HOST:PORT, got ${positionals.length} arguments`,
       );
     }
-    request = {
+    return {
       ...parseHostPort(positionals[0]),
-      callingAeTitle: parseAeTitle("aet", stringOption(values, "aet", "DIMSE-SCU")),
-      calledAeTitle: parseAeTitle("aec", stringOption(values, "aec", "ANY-SCP")),
+      ...parseAssociationArgs(values, 30),
       repeat: parseInteger("repeat", stringOption(values, "repeat", "1"), 1, 1_000_000),
       maxPduLength: parseMaxPdu("max-pdu", stringOption(values, "max-pdu", "16384")),
-      timeoutMs: 1000 * parseInteger("timeout", stringOption(values, "timeout", "30"), 1, 86400),
     };
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    io.err(`dimse echo: ${error.message}`);
-    return EXIT_USAGE;
-  }
+  });
+  if ("exitCode" in parsed) return parsed.exitCode;
+  const { request } = parsed;
 
-  const target = `${request.calledAeTitle}@${request.host}:${request.port}`;
-  let association;
-  try {
-    association = await Association.connect({
-      host: request.host,
-      port: request.port,
-      callingAeTitle: request.callingAeTitle,
-      calledAeTitle: request.calledAeTitle,
-      maxPduLength: request.maxPduLength,
-      timeouts: { connect: request.timeoutMs, artim: request.timeoutMs, dimse: request.timeoutMs },
-    });
-  } catch (error) {
-    io.err(`dimse echo: cannot associate with ${target}: ${describeError(error)}`);
-    return EXIT_FAILURE;
-  }
+  const target = targetOf(request);
+  const association = await associate("echo", io, request, {
+    maxPduLength: request.maxPduLength,
+  });
+  if (!association) return EXIT_FAILURE;
   try {
     for (let i = 1; i <= request.repeat; i++) {
       const started = performance.now();

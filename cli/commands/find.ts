@@ -5,18 +5,19 @@
  *
  * @module
  */
-import { Association } from "../../src/client.ts";
 import { toJson } from "../../src/dataset/dataset.ts";
 import { findSopClassOf } from "../../src/services/query_retrieve_scu.ts";
-import { TransferSyntax } from "../../src/ul/uids.ts";
 import {
+  associate,
   consoleIo,
   describeError,
   EXIT_FAILURE,
   EXIT_OK,
-  EXIT_USAGE,
-  parseCommandArgs,
+  littleEndianContext,
   parseHostPort,
+  parseRequest,
+  releaseOrAbort,
+  targetOf,
   UsageError,
 } from "../_args.ts";
 import type { CliIo } from "../_args.ts";
@@ -48,52 +49,29 @@ Examples:
 
 /** Runs `find`; returns 0 when the query completed, 1 on failure or cancel, 2 on bad arguments. */
 export async function main(args: string[], io: CliIo = consoleIo): Promise<number> {
-  let request;
-  try {
-    const { values, positionals } = parseCommandArgs(args, {
-      ...QUERY_OPTIONS,
-      json: { type: "boolean" },
-    });
-    if (values.help === true) {
-      io.out(HELP);
-      return EXIT_OK;
-    }
+  const parsed = parseRequest("find", args, io, {
+    options: { ...QUERY_OPTIONS, json: { type: "boolean" } },
+    help: HELP,
+  }, (values, positionals) => {
     if (positionals.length !== 1) {
       throw new UsageError("Expected HOST:PORT (see dimse find --help)");
     }
-    request = {
+    return {
       ...parseHostPort(positionals[0]),
       ...parseQueryArgs(values),
       json: values.json === true,
     };
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    io.err(`dimse find: ${error.message}`);
-    return EXIT_USAGE;
-  }
-  const target = `${request.calledAeTitle}@${request.host}:${request.port}`;
-  const sopClassUid = findSopClassOf(request.model);
+  });
+  if ("exitCode" in parsed) return parsed.exitCode;
+  const { request } = parsed;
+  const target = targetOf(request);
   const interrupt = interruptSignal(io);
   const status = new StatusLine(io);
-  let association;
-  try {
-    association = await Association.connect({
-      host: request.host,
-      port: request.port,
-      callingAeTitle: request.callingAeTitle,
-      calledAeTitle: request.calledAeTitle,
-      presentationContexts: [{
-        abstractSyntax: sopClassUid,
-        transferSyntaxes: [
-          TransferSyntax.EXPLICIT_VR_LITTLE_ENDIAN,
-          TransferSyntax.IMPLICIT_VR_LITTLE_ENDIAN,
-        ],
-      }],
-      timeouts: { connect: request.timeoutMs, artim: request.timeoutMs, dimse: request.timeoutMs },
-    });
-  } catch (error) {
+  const association = await associate("find", io, request, {
+    presentationContexts: [littleEndianContext(findSopClassOf(request.model))],
+  });
+  if (!association) {
     interrupt.dispose();
-    io.err(`dimse find: cannot associate with ${target}: ${describeError(error)}`);
     return EXIT_FAILURE;
   }
   let count = 0;
@@ -130,11 +108,7 @@ export async function main(args: string[], io: CliIo = consoleIo): Promise<numbe
     interrupt.dispose();
   }
   status.clear();
-  try {
-    await association.release();
-  } catch {
-    await association.abort().catch(() => {});
-  }
+  await releaseOrAbort(association);
   io.err(`dimse find: ${summary}`);
   return code;
 }

@@ -5,30 +5,20 @@
  *
  * @module
  */
-import { Association } from "../../src/client.ts";
 import { getConnectOptions } from "../../src/services/query_retrieve_scu.ts";
 import {
   consoleIo,
   describeError,
   EXIT_FAILURE,
-  EXIT_OK,
-  EXIT_USAGE,
   listOption,
-  parseCommandArgs,
   parseHostPort,
+  parseRequest,
   stringOption,
+  targetOf,
   UsageError,
 } from "../_args.ts";
 import type { CliIo } from "../_args.ts";
-import {
-  formatCounts,
-  interruptSignal,
-  parseQueryArgs,
-  QUERY_OPTIONS,
-  QUERY_OPTIONS_HELP,
-  reportRetrieve,
-  StatusLine,
-} from "../_query_args.ts";
+import { parseQueryArgs, QUERY_OPTIONS, QUERY_OPTIONS_HELP, runRetrieve } from "../_query_args.ts";
 
 const HELP =
   `Usage: dimse get HOST:PORT --dir OUT --level STUDY|SERIES|IMAGE|PATIENT -k KEY=VALUE ... [options]
@@ -49,17 +39,14 @@ Example:
 
 /** Runs `get`; returns 0 when every sub-operation succeeded, 1 otherwise, 2 on bad arguments. */
 export async function main(args: string[], io: CliIo = consoleIo): Promise<number> {
-  let request;
-  try {
-    const { values, positionals } = parseCommandArgs(args, {
+  const parsed = parseRequest("get", args, io, {
+    options: {
       ...QUERY_OPTIONS,
       dir: { type: "string" },
       "sop-class": { type: "string", multiple: true },
-    });
-    if (values.help === true) {
-      io.out(HELP);
-      return EXIT_OK;
-    }
+    },
+    help: HELP,
+  }, (values, positionals) => {
     if (positionals.length !== 1) {
       throw new UsageError("Expected HOST:PORT (see dimse get --help)");
     }
@@ -71,65 +58,35 @@ export async function main(args: string[], io: CliIo = consoleIo): Promise<numbe
         throw new UsageError(`Option --sop-class must be a UID, got "${uid}"`);
       }
     }
-    request = {
+    return {
       ...parseHostPort(positionals[0]),
       ...parseQueryArgs(values, "study", false),
       dir,
       sopClasses,
     };
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    io.err(`dimse get: ${error.message}`);
-    return EXIT_USAGE;
-  }
-  const target = `${request.calledAeTitle}@${request.host}:${request.port}`;
+  });
+  if ("exitCode" in parsed) return parsed.exitCode;
+  const { request } = parsed;
   try {
     await Deno.mkdir(request.dir, { recursive: true });
   } catch (error) {
     io.err(`dimse get: cannot create ${request.dir}: ${describeError(error)}`);
     return EXIT_FAILURE;
   }
-  const interrupt = interruptSignal(io);
-  const status = new StatusLine(io);
-  let association;
-  try {
-    association = await Association.connect({
-      host: request.host,
-      port: request.port,
-      callingAeTitle: request.callingAeTitle,
-      calledAeTitle: request.calledAeTitle,
-      ...(request.sopClasses.length > 0
-        ? getConnectOptions([request.model], request.sopClasses)
-        : getConnectOptions([request.model])),
-      timeouts: { connect: request.timeoutMs, artim: request.timeoutMs, dimse: request.timeoutMs },
-    });
-  } catch (error) {
-    interrupt.dispose();
-    io.err(`dimse get: cannot associate with ${target}: ${describeError(error)}`);
-    return EXIT_FAILURE;
-  }
-  let code: number;
-  try {
-    const result = await association.get(request.model, request.identifier, {
-      dir: request.dir,
-      level: request.level,
-      signal: interrupt.signal,
-      timeoutMs: request.timeoutMs,
-      onProgress: (progress) => status.show(`get: ${formatCounts(progress)}`),
-    });
-    status.clear();
-    code = reportRetrieve("get", io, result, `get from ${target} into ${request.dir}`);
-  } catch (error) {
-    status.clear();
-    io.err(`dimse get: get failed: ${describeError(error)}`);
-    code = EXIT_FAILURE;
-  } finally {
-    interrupt.dispose();
-  }
-  try {
-    await association.release();
-  } catch {
-    await association.abort().catch(() => {});
-  }
-  return code;
+  return await runRetrieve("get", io, {
+    request,
+    connect: request.sopClasses.length > 0
+      ? getConnectOptions([request.model], request.sopClasses)
+      : getConnectOptions([request.model]),
+    label: "get",
+    what: `get from ${targetOf(request)} into ${request.dir}`,
+    retrieve: (association, signal, onProgress) =>
+      association.get(request.model, request.identifier, {
+        dir: request.dir,
+        level: request.level,
+        signal,
+        timeoutMs: request.timeoutMs,
+        onProgress,
+      }),
+  });
 }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Association } from "../../src/client.ts";
+import type { Association } from "../../src/client.ts";
 import { statusCategory } from "../../src/dimse/status.ts";
 import { type KeywordDataSet, toJson } from "../../src/dataset/dataset.ts";
 import { tagOf } from "../../src/dataset/dictionary.ts";
@@ -22,22 +22,23 @@ import {
   mppsCreateAttributes,
   setMpps,
 } from "../../src/services/mpps_scu.ts";
-import { TransferSyntax } from "../../src/ul/uids.ts";
 import {
+  associate,
   consoleIo,
   describeError,
   EXIT_FAILURE,
   EXIT_OK,
   EXIT_USAGE,
   listOption,
-  parseAeTitle,
-  parseCommandArgs,
+  littleEndianContext,
+  parseAssociationArgs,
   parseHostPort,
-  parseInteger,
+  parseRequest,
   stringOption,
+  targetOf,
   UsageError,
 } from "../_args.ts";
-import type { CliIo, HostPort } from "../_args.ts";
+import type { CliIo, HostPort, OptionSpec, ParsedValues } from "../_args.ts";
 
 const HELP = `Usage: dimse mpps create HOST:PORT [-k Keyword=Value …] [options]
        dimse mpps set HOST:PORT UID --status COMPLETED|DISCONTINUED|"IN PROGRESS" [-k …] [options]
@@ -84,16 +85,17 @@ function parseKeys(keys: string[]): KeywordDataSet {
   return out;
 }
 
-function parse(args: string[]): Request | "help" {
-  const { values, positionals } = parseCommandArgs(args, {
-    key: { type: "string", short: "k", multiple: true },
-    uid: { type: "string" },
-    status: { type: "string" },
-    aet: { type: "string" },
-    aec: { type: "string" },
-    timeout: { type: "string" },
-  });
-  if (values.help === true) return "help";
+/** The options of `mpps`, for parseCommandArgs. */
+const OPTIONS: OptionSpec = {
+  key: { type: "string", short: "k", multiple: true },
+  uid: { type: "string" },
+  status: { type: "string" },
+  aet: { type: "string" },
+  aec: { type: "string" },
+  timeout: { type: "string" },
+};
+
+function parse(values: ParsedValues, positionals: string[]): Request {
   const [action, target, uid, ...rest] = positionals;
   if (action !== "create" && action !== "set" && action !== "get") {
     throw new UsageError(
@@ -107,9 +109,7 @@ function parse(args: string[]): Request | "help" {
     action,
     ...parseHostPort(target),
     keys: listOption(values, "key"),
-    callingAeTitle: parseAeTitle("aet", stringOption(values, "aet", "DIMSE-SCU")),
-    calledAeTitle: parseAeTitle("aec", stringOption(values, "aec", "ANY-SCP")),
-    timeoutMs: 1000 * parseInteger("timeout", stringOption(values, "timeout", "30"), 1, 86400),
+    ...parseAssociationArgs(values, 30),
   };
   if (action === "create") {
     if (uid !== undefined) throw new UsageError(`Unexpected argument "${uid}"; use --uid UID`);
@@ -191,49 +191,31 @@ async function perform(association: Association, request: Request, io: CliIo): P
 
 /** Runs `mpps`; returns 0 on success, 1 on any failure, 2 on bad arguments. */
 export async function main(args: string[], io: CliIo = consoleIo): Promise<number> {
-  let request: Request;
-  try {
-    const parsed = parse(args);
-    if (parsed === "help") {
-      io.out(HELP);
-      return EXIT_OK;
-    }
-    request = parsed;
-    if (request.action !== "get") parseKeys(request.keys);
-    else {
-      for (const k of request.keys) {
-        if (tagOf(k) === undefined) throw new UsageError(`Unknown keyword ${k} in -k`);
+  const parsed = parseRequest(
+    "mpps",
+    args,
+    io,
+    { options: OPTIONS, help: HELP },
+    (values, positionals) => {
+      const request = parse(values, positionals);
+      if (request.action !== "get") parseKeys(request.keys);
+      else {
+        for (const k of request.keys) {
+          if (tagOf(k) === undefined) throw new UsageError(`Unknown keyword ${k} in -k`);
+        }
       }
-    }
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    io.err(`dimse mpps: ${error.message}`);
-    return EXIT_USAGE;
-  }
-  const target = `${request.calledAeTitle}@${request.host}:${request.port}`;
-  const syntaxes = [
-    TransferSyntax.EXPLICIT_VR_LITTLE_ENDIAN,
-    TransferSyntax.IMPLICIT_VR_LITTLE_ENDIAN,
-  ];
-  let association: Association;
-  try {
-    association = await Association.connect({
-      host: request.host,
-      port: request.port,
-      callingAeTitle: request.callingAeTitle,
-      calledAeTitle: request.calledAeTitle,
-      presentationContexts: [
-        {
-          abstractSyntax: request.action === "get" ? MPPS_RETRIEVE_SOP_CLASS : MPPS_SOP_CLASS,
-          transferSyntaxes: syntaxes,
-        },
-      ],
-      timeouts: { connect: request.timeoutMs, artim: request.timeoutMs, dimse: request.timeoutMs },
-    });
-  } catch (error) {
-    io.err(`dimse mpps: cannot associate with ${target}: ${describeError(error)}`);
-    return EXIT_FAILURE;
-  }
+      return request;
+    },
+  );
+  if ("exitCode" in parsed) return parsed.exitCode;
+  const { request } = parsed;
+  const target = targetOf(request);
+  const association = await associate("mpps", io, request, {
+    presentationContexts: [
+      littleEndianContext(request.action === "get" ? MPPS_RETRIEVE_SOP_CLASS : MPPS_SOP_CLASS),
+    ],
+  });
+  if (!association) return EXIT_FAILURE;
   try {
     const code = await perform(association, request, io);
     await association.release();

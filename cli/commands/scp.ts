@@ -67,6 +67,8 @@ export interface ScpSettings {
   maxPduLength: number;
   /** Concurrent associations allowed. */
   maxAssociations: number;
+  /** Operations performed at once on one association, when the requestor proposes a window. */
+  window: number;
   /** Reject associations whose called AE title is not ours. */
   requireCalledAeTitle: boolean;
   /** Calling AE titles allowed; empty allows any. */
@@ -136,6 +138,7 @@ const DEFAULTS: ScpSettings = {
   hostname: "0.0.0.0",
   maxPduLength: 16384,
   maxAssociations: 16,
+  window: 16,
   requireCalledAeTitle: false,
   allowedCallingAeTitles: [],
   destinations: {},
@@ -162,6 +165,8 @@ Options:
   --http-host ADDR      address the status endpoint binds (default 127.0.0.1)
   --max-pdu N           maximum PDU length we receive, 0 for unlimited (default 16384)
   --max-associations N  concurrent associations allowed (default 16)
+  --window N            operations performed at once on one association when the requestor
+                        proposes an asynchronous operations window (default 16)
   --require-called-ae   reject associations calling an AE title other than --aet
                         (default: answer any called AE title)
   --allow AE            accept only this calling AE title (repeatable; default any)
@@ -193,6 +198,7 @@ const OPTIONS = {
   "http-host": { type: "string" },
   "max-pdu": { type: "string" },
   "max-associations": { type: "string" },
+  window: { type: "string" },
   "require-called-ae": { type: "boolean" },
   allow: { type: "string", multiple: true },
   dest: { type: "string", multiple: true },
@@ -263,6 +269,8 @@ function settingsFrom(values: ParsedValues): ScpSettings {
   if (maxAssociations !== undefined) {
     s.maxAssociations = parseInteger("max-associations", maxAssociations, 1, 10_000);
   }
+  const window = stringOption(values, "window");
+  if (window !== undefined) s.window = parseInteger("window", window, 1, 65_535);
   s.allowedCallingAeTitles = listOption(values, "allow").map((ae) => parseAeTitle("allow", ae));
   for (const dest of listOption(values, "dest")) {
     const eq = dest.indexOf("=");
@@ -431,6 +439,8 @@ export async function main(args: string[], io: CliIo = consoleIo): Promise<numbe
       ? settings.allowedCallingAeTitles
       : undefined,
     maxAssociations: settings.maxAssociations,
+    // PS3.7 D.3.3.3: we invoke one operation at a time and perform up to --window at once.
+    asyncOpsWindow: { maxOperationsInvoked: 1, maxOperationsPerformed: settings.window },
     maxPduLength: settings.maxPduLength,
     // Relational queries and combined date-time matching (PS3.4 C.4.1.1.2), when asked for.
     extendedNegotiation: (items) =>

@@ -37,6 +37,11 @@ export interface RequestOptions {
   dataSet?: DataSetSource;
   /** Called for each pending response (status FF00/FF01) before the final one. */
   onPending?: (response: DimseResponse) => void | Promise<void>;
+  /**
+   * Called once the request, data set included, is written to the connection, while its
+   * response is awaited (e.g. to read the next instance meanwhile).
+   */
+  onSent?: () => void;
   /** Response timeout in ms, restarted by each response; 0 = none. */
   timeoutMs?: number;
 }
@@ -93,6 +98,12 @@ export interface DispatcherOptions {
   onRequest: (request: IncomingRequest) => Promise<void>;
   /** Called on a response timeout (the association is usually aborted). */
   onTimeout?: (error: DimseTimeoutError) => void;
+  /**
+   * Called when a message could not be finished after part of it was sent (its data set source
+   * failed): the peer holds half a message, so the association must be aborted (PS3.8 Annex E
+   * has no way to withdraw one).
+   */
+  onBrokenMessage?: (error: Error) => void;
   /** Each message received or sent, for events and counters. */
   onMessage?: (
     direction: "in" | "out",
@@ -127,6 +138,8 @@ export class Dispatcher {
   #nextMessageId = 1;
   #outstanding = new Map<number, Outstanding>();
   #performing = new Map<number, Performing>();
+  /** Operations performed whose final response is queued or being written. */
+  #answered = 0;
   #slotWaiters: (() => void)[] = [];
   #slotsUsed = 0;
   #idleWaiters: (() => void)[] = [];
@@ -211,6 +224,8 @@ export class Dispatcher {
     response.catch(() => {});
     const sending = this.sendMessage(presentationContextId, full, options.dataSet);
     sending.catch(() => {});
+    const onSent = options.onSent;
+    if (onSent) sending.then(onSent, () => {});
     try {
       await Promise.race([sending, response]);
     } catch (e) {
@@ -250,21 +265,38 @@ export class Dispatcher {
     if (this.#ended) throw this.#ended;
     const sink = this.#options.sink;
     const bytes = encodeCommand(command);
-    await sink.sendPData(this.#writer.write(presentationContextId, true, bytes, true));
-    if (dataSet) {
-      let previous: Uint8Array | undefined;
-      for await (const chunk of dataSetChunks(dataSet)) {
-        if (chunk.length === 0) continue;
-        if (previous) {
-          await sink.sendPData(this.#writer.write(presentationContextId, false, previous, false));
+    const writer = this.#writer;
+    if (!dataSet) {
+      await sink.sendPData(writer.writeAndFlush(presentationContextId, true, bytes, true));
+    } else {
+      // The command stays in the PDU being filled, so that it goes out with the first data
+      // set fragment; the last fragment and the flush are one write.
+      let started = false;
+      try {
+        const commandPdus = writer.write(presentationContextId, true, bytes, true);
+        started = commandPdus.length > 0;
+        if (started) await sink.sendPData(commandPdus);
+        let previous: Uint8Array | undefined;
+        for await (const chunk of dataSetChunks(dataSet)) {
+          if (chunk.length === 0) continue;
+          if (previous) {
+            const pdus = writer.write(presentationContextId, false, previous, false);
+            started ||= pdus.length > 0;
+            await sink.sendPData(pdus);
+          }
+          previous = chunk;
         }
-        previous = chunk;
+        const last = previous ?? new Uint8Array(0);
+        started = true;
+        await sink.sendPData(writer.writeAndFlush(presentationContextId, false, last, true));
+      } catch (e) {
+        const error = e instanceof Error ? e : new Error(String(e));
+        // Nothing of the message left: it is dropped whole and the association goes on.
+        if (!started) writer.reset();
+        else this.#options.onBrokenMessage?.(error);
+        throw error;
       }
-      await sink.sendPData(
-        this.#writer.write(presentationContextId, false, previous ?? new Uint8Array(0), true),
-      );
     }
-    await sink.sendPData(this.#writer.flush());
     this.#options.onMessage?.("out", { command, presentationContextId });
   }
 
@@ -339,7 +371,7 @@ export class Dispatcher {
       return;
     }
     const limit = this.#options.negotiated.maxOperationsPerformed;
-    if (limit !== 0 && this.#performing.size >= limit) {
+    if (limit !== 0 && this.#performing.size - this.#answered >= limit) {
       // PS3.7 Annex D.3.3.3: the invoker may not exceed the negotiated window; exceeding it is
       // a protocol violation, answered with A-ABORT (reason 2, the P-DATA-TF was unexpected).
       throw new ProtocolError(
@@ -366,13 +398,28 @@ export class Dispatcher {
           full.affectedSopClassUid = command.affectedSopClassUid;
         }
         const pending = statusCategory(full.status ?? 0) === "pending";
-        if (!pending) finalSent = true;
-        await this.sendMessage(message.presentationContextId, full, dataSet);
-        if (!pending) this.#finishPerforming(op);
+        // PS3.7 Annex D.3.3.3: the invoker may send its next request as soon as it has the final
+        // response, so the operation leaves the window once that response is queued; it stays
+        // performing (for release) until the response is written.
+        if (!pending) {
+          finalSent = true;
+          this.#answered++;
+        }
+        try {
+          await this.sendMessage(message.presentationContextId, full, dataSet);
+        } finally {
+          if (!pending) {
+            this.#answered--;
+            this.#finishPerforming(op);
+          }
+        }
       },
     };
     this.#options.onRequest(incoming).catch(() => {}).finally(() => {
-      message.dataSet?.cancel().catch(() => {});
+      // A stream its handler still holds cannot be cancelled (the call would only build an
+      // error to reject with); one it let go of is, so that the rest is discarded.
+      const dataSet = message.dataSet;
+      if (dataSet !== undefined && !dataSet.locked) dataSet.cancel().catch(() => {});
       if (!finalSent) this.#finishPerforming(op);
     });
   }

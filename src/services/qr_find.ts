@@ -63,15 +63,19 @@ export interface QueryRetrieveFindOptions {
 const MAX_IDENTIFIER_LENGTH = 1 << 20;
 
 /** An identifier longer than the service takes (answered A700, out of resources). */
-class IdentifierTooLongError extends Error {
+export class IdentifierTooLongError extends RangeError {
+  /** Creates the error for the limit, in bytes. */
   constructor(limit: number) {
     super(`Identifier longer than ${limit} bytes`);
     this.name = "IdentifierTooLongError";
   }
 }
 
-/** The chunks of `source`, failing once more than `limit` bytes have come. */
-async function* capped(
+/**
+ * The chunks of a C-FIND identifier, failing with {@linkcode IdentifierTooLongError} once more
+ * than `limit` bytes have come.
+ */
+export async function* capped(
   source: AsyncIterable<Uint8Array>,
   limit: number,
 ): AsyncGenerator<Uint8Array> {

@@ -11,23 +11,20 @@
  *
  * @module
  */
-import { CommandField, DATA_SET_PRESENT, Priority } from "../dimse/command.ts";
+import { CommandField } from "../dimse/command.ts";
 import { Status } from "../dimse/status.ts";
 import { STORAGE_SOP_CLASSES } from "../dataset/storage_sop_classes.ts";
 import { TRANSFER_SYNTAXES } from "../dataset/transfer_syntax.ts";
 import type { InstanceIndex } from "../store/instance_index.ts";
 import {
   contextForInstance,
-  errorMessageOf,
-  identifierRefusal,
-  listRetrieveInstances,
-  openInstance,
   PATIENT_ROOT_QR_GET,
   performSubOperations,
-  readRetrieveIdentifier,
-  RetrieveIdentifierError,
   type RetrieveInstance,
   retrieveModelOf,
+  retrieveSummary,
+  selectRetrieveInstances,
+  storeSubOperation,
   STUDY_ROOT_QR_GET,
   SubOperationCounts,
 } from "./qr_identifier.ts";
@@ -111,21 +108,14 @@ async function get(
   const model = retrieveModelOf(request.abstractSyntax);
   if (!model) return { status: Status.SOP_CLASS_NOT_SUPPORTED };
   const requestor = request.association.callingAeTitle.trim();
-  let instances: RetrieveInstance[];
-  try {
-    const query = await readRetrieveIdentifier(request.dataSet, {
-      transferSyntax: request.transferSyntax,
-      model,
-    });
-    instances = await listRetrieveInstances(options.index, query);
-  } catch (error) {
-    if (error instanceof RetrieveIdentifierError) return identifierRefusal(error);
-    log(`qr-get: cannot list the instances to send: ${errorMessageOf(error)}`);
-    return {
-      status: Status.OUT_OF_RESOURCES_UNABLE_TO_CALCULATE_NUMBER_OF_MATCHES,
-      command: { errorComment: "Cannot list the instances to send" },
-    };
-  }
+  const selected = await selectRetrieveInstances(request, {
+    model,
+    index: options.index,
+    verb: "send",
+    log: (line) => log(`qr-get: ${line}`),
+  });
+  if ("refusal" in selected) return selected.refusal;
+  const { instances } = selected;
   const counts = new SubOperationCounts(instances.length);
   if (instances.length === 0) return { status: Status.SUCCESS, command: counts.fields(false) };
   log(`qr-get: ${requestor}: ${instances.length} instance(s)`);
@@ -139,19 +129,11 @@ async function get(
         `no context with the SCP role for ${instance.sopClassUid} in ${instance.transferSyntaxUid}`,
       );
     }
-    const opened = await openInstance(options.dir, instance, context.transferSyntax);
-    try {
-      const response = await request.association.invoke(instance.sopClassUid, {
-        commandField: CommandField.C_STORE_RQ,
-        affectedSopClassUid: instance.sopClassUid,
-        affectedSopInstanceUid: instance.sopInstanceUid,
-        priority: command.priority ?? Priority.MEDIUM,
-        commandDataSetType: DATA_SET_PRESENT,
-      }, { dataSet: opened.dataSet, presentationContextId: context.presentationContextId });
-      return response.command.status ?? Status.PROCESSING_FAILURE;
-    } finally {
-      opened.close();
-    }
+    return await storeSubOperation(instance, context, {
+      dir: options.dir,
+      priority: command.priority,
+      send: (rq, opts) => request.association.invoke(instance.sopClassUid, rq, opts),
+    });
   };
   const response = await performSubOperations(
     request,
@@ -160,10 +142,6 @@ async function get(
     (line) => log(`qr-get: ${line}`),
     counts,
   );
-  log(
-    `qr-get: ${requestor}: status ${
-      response.status.toString(16).padStart(4, "0")
-    }, ${counts.completed} completed, ${counts.failed} failed, ${counts.warning} warning`,
-  );
+  log(`qr-get: ${requestor}: ${retrieveSummary(response.status, counts)}`);
   return response;
 }

@@ -19,6 +19,8 @@ import { readWholeDataSet } from "../dataset/reader.ts";
 import { readPart10Header } from "../dataset/part10.ts";
 import { isTranscodable, isTranscodeTarget, transcodeDataSet } from "../dataset/transcode.ts";
 import { writeDataSet } from "../dataset/writer.ts";
+import { CommandField, type CommandSet, DATA_SET_PRESENT, Priority } from "../dimse/command.ts";
+import type { DimseResponse } from "../dimse/dispatcher.ts";
 import { Status, statusCategory } from "../dimse/status.ts";
 import type {
   IndexQuery,
@@ -26,6 +28,7 @@ import type {
   InstanceIndex,
   QueryRetrieveLevel,
 } from "../store/instance_index.ts";
+import { IdentifierError } from "../store/query_keys.ts";
 import type { AcceptedPresentationContext } from "../ul/negotiation.ts";
 import { TransferSyntax } from "../ul/uids.ts";
 import type { ServiceRequest, ServiceResponse } from "./service.ts";
@@ -53,18 +56,15 @@ export function retrieveModelOf(sopClassUid: string): InformationModel | undefin
   }
 }
 
-/** A request identifier the retrieve SCP refuses; carries the status and Error Comment to send. */
-export class RetrieveIdentifierError extends Error {
-  /** The DIMSE status: A900 (does not match the SOP class) or C000 (unable to process). */
-  readonly status: number;
-  /** The offending attribute, as (group << 16 | element), when one is to blame. */
-  readonly offendingElement?: number;
+/**
+ * A request identifier the retrieve SCP refuses; carries the status (A900 or C000) and Error
+ * Comment to send, and the offending attribute when one is to blame.
+ */
+export class RetrieveIdentifierError extends IdentifierError {
   /** Creates the error; the message becomes the Error Comment. */
   constructor(status: number, message: string, offendingElement?: number) {
-    super(message);
+    super(message, status, offendingElement);
     this.name = "RetrieveIdentifierError";
-    this.status = status;
-    this.offendingElement = offendingElement;
   }
 }
 
@@ -401,6 +401,102 @@ export function identifierRefusal(error: RetrieveIdentifierError): ServiceRespon
   const command: ServiceResponse["command"] = { errorComment: error.message.slice(0, 64) };
   if (error.offendingElement !== undefined) command.offendingElement = [error.offendingElement];
   return { status: error.status, command };
+}
+
+/**
+ * Reads a C-MOVE or C-GET identifier and lists the instances it selects. Resolves with the
+ * instances, or with the response that refuses the request: the identifier's refusal
+ * ({@linkcode identifierRefusal}), or A701 "Cannot list the instances to send" (or "to move",
+ * after `verb`), also logged, when the index cannot list them (PS3.4 C.4.2.1.5, C.4.3.1.5).
+ */
+export async function selectRetrieveInstances(
+  request: ServiceRequest,
+  options: {
+    model: InformationModel;
+    index: InstanceIndex;
+    verb: "send" | "move";
+    log: (line: string) => void;
+  },
+): Promise<{ instances: RetrieveInstance[] } | { refusal: ServiceResponse }> {
+  try {
+    const query = await readRetrieveIdentifier(request.dataSet, {
+      transferSyntax: request.transferSyntax,
+      model: options.model,
+    });
+    return { instances: await listRetrieveInstances(options.index, query) };
+  } catch (error) {
+    if (error instanceof RetrieveIdentifierError) return { refusal: identifierRefusal(error) };
+    options.log(`cannot list the instances to ${options.verb}: ${errorMessageOf(error)}`);
+    return {
+      refusal: {
+        status: Status.OUT_OF_RESOURCES_UNABLE_TO_CALCULATE_NUMBER_OF_MATCHES,
+        command: { errorComment: `Cannot list the instances to ${options.verb}` },
+      },
+    };
+  }
+}
+
+/** Who asked for a C-MOVE, named in each of its C-STORE sub-operations (PS3.4 C.4.2.2). */
+export interface MoveOriginator {
+  /** Move Originator Application Entity Title: the calling AE title of the C-MOVE. */
+  aeTitle: string;
+  /** Move Originator Message ID: the Message ID of the C-MOVE-RQ. */
+  messageId?: number;
+}
+
+/** Options of {@linkcode storeSubOperation}. */
+export interface StoreSubOperationOptions {
+  /** The store folder the instance's path is relative to. */
+  dir: string;
+  /** The retrieve's priority; default medium. */
+  priority?: number;
+  /** For a C-MOVE, who asked for it. */
+  moveOriginator?: MoveOriginator;
+  /** Sends the C-STORE-RQ with the data set on the context and resolves with the response. */
+  send(
+    command: CommandSet,
+    options: { dataSet: AsyncIterable<Uint8Array>; presentationContextId: number },
+  ): Promise<DimseResponse>;
+}
+
+/**
+ * Sends one instance as a C-STORE sub-operation (PS3.4 C.4.2.2, C.4.3.2) on an accepted
+ * context: opens its file in the context's transfer syntax, sends the C-STORE-RQ, closes the
+ * file, and resolves with the response status (Processing Failure when it has none).
+ */
+export async function storeSubOperation(
+  instance: RetrieveInstance,
+  context: AcceptedPresentationContext,
+  options: StoreSubOperationOptions,
+): Promise<number> {
+  const command: CommandSet = {
+    commandField: CommandField.C_STORE_RQ,
+    affectedSopClassUid: instance.sopClassUid,
+    affectedSopInstanceUid: instance.sopInstanceUid,
+    priority: options.priority ?? Priority.MEDIUM,
+    commandDataSetType: DATA_SET_PRESENT,
+  };
+  if (options.moveOriginator) {
+    command.moveOriginatorApplicationEntityTitle = options.moveOriginator.aeTitle;
+    command.moveOriginatorMessageId = options.moveOriginator.messageId;
+  }
+  const opened = await openInstance(options.dir, instance, context.transferSyntax);
+  try {
+    const response = await options.send(command, {
+      dataSet: opened.dataSet,
+      presentationContextId: context.presentationContextId,
+    });
+    return response.command.status ?? Status.PROCESSING_FAILURE;
+  } finally {
+    opened.close();
+  }
+}
+
+/** The log line that ends a retrieve: its final status and counts. */
+export function retrieveSummary(status: number, counts: SubOperationCounts): string {
+  return `status ${
+    status.toString(16).padStart(4, "0")
+  }, ${counts.completed} completed, ${counts.failed} failed, ${counts.warning} warning`;
 }
 
 /** An error's message, for log lines. */

@@ -12,7 +12,7 @@
  * @module
  */
 import { Association, type ProposedPresentationContext } from "../client.ts";
-import { CommandField, DATA_SET_PRESENT, Priority } from "../dimse/command.ts";
+import { CommandField } from "../dimse/command.ts";
 import { Status } from "../dimse/status.ts";
 import type { Timeouts } from "../scp.ts";
 import type { InstanceIndex } from "../store/instance_index.ts";
@@ -21,16 +21,14 @@ import {
   contextForInstance,
   errorMessageOf,
   finalRetrieveResponse,
-  identifierRefusal,
-  listRetrieveInstances,
-  openInstance,
   PATIENT_ROOT_QR_MOVE,
   performSubOperations,
   proposableTransferSyntaxes,
-  readRetrieveIdentifier,
-  RetrieveIdentifierError,
   type RetrieveInstance,
   retrieveModelOf,
+  retrieveSummary,
+  selectRetrieveInstances,
+  storeSubOperation,
   STUDY_ROOT_QR_MOVE,
   SubOperationCounts,
 } from "./qr_identifier.ts";
@@ -164,21 +162,14 @@ async function move(
       },
     };
   }
-  let instances: RetrieveInstance[];
-  try {
-    const query = await readRetrieveIdentifier(request.dataSet, {
-      transferSyntax: request.transferSyntax,
-      model,
-    });
-    instances = await listRetrieveInstances(options.index, query);
-  } catch (error) {
-    if (error instanceof RetrieveIdentifierError) return identifierRefusal(error);
-    log(`qr-move: cannot list the instances to move: ${errorMessageOf(error)}`);
-    return {
-      status: Status.OUT_OF_RESOURCES_UNABLE_TO_CALCULATE_NUMBER_OF_MATCHES,
-      command: { errorComment: "Cannot list the instances to move" },
-    };
-  }
+  const selected = await selectRetrieveInstances(request, {
+    model,
+    index: options.index,
+    verb: "move",
+    log: (line) => log(`qr-move: ${line}`),
+  });
+  if ("refusal" in selected) return selected.refusal;
+  const { instances } = selected;
   const counts = new SubOperationCounts(instances.length);
   if (instances.length === 0) return { status: Status.SUCCESS, command: counts.fields(false) };
 
@@ -232,22 +223,13 @@ async function move(
         `${destinationAe} accepted no context for ${instance.sopClassUid} in ${instance.transferSyntaxUid}`,
       );
     }
-    const opened = await openInstance(options.dir, instance, context.transferSyntax);
-    try {
-      const response = await association.request({
-        commandField: CommandField.C_STORE_RQ,
-        affectedSopClassUid: instance.sopClassUid,
-        affectedSopInstanceUid: instance.sopInstanceUid,
-        priority: command.priority ?? Priority.MEDIUM,
-        commandDataSetType: DATA_SET_PRESENT,
-        // PS3.4 C.4.2.2: each sub-operation names the C-MOVE it belongs to.
-        moveOriginatorApplicationEntityTitle: originator,
-        moveOriginatorMessageId: command.messageId,
-      }, { dataSet: opened.dataSet, presentationContextId: context.presentationContextId });
-      return response.command.status ?? Status.PROCESSING_FAILURE;
-    } finally {
-      opened.close();
-    }
+    // PS3.4 C.4.2.2: each sub-operation names the C-MOVE it belongs to.
+    return await storeSubOperation(instance, context, {
+      dir: options.dir,
+      priority: command.priority,
+      moveOriginator: { aeTitle: originator, messageId: command.messageId },
+      send: (rq, opts) => association.request(rq, opts),
+    });
   };
   const ordered = batches.flatMap((b) => b.instances);
   try {
@@ -258,11 +240,7 @@ async function move(
       (line) => log(`qr-move: ${line}`),
       counts,
     );
-    log(
-      `qr-move: ${originator} -> ${destinationAe}: status ${
-        response.status.toString(16).padStart(4, "0")
-      }, ${counts.completed} completed, ${counts.failed} failed, ${counts.warning} warning`,
-    );
+    log(`qr-move: ${originator} -> ${destinationAe}: ${retrieveSummary(response.status, counts)}`);
     return response;
   } finally {
     await endAssociation(current.association);

@@ -1,10 +1,11 @@
 /**
  * The Storage service as SCP (PS3.4 Annex B): each C-STORE-RQ's data set is streamed to a temp
  * file in the store folder behind a file meta group built from the command set and the
- * presentation context, flushed to disk, read back up to Pixel Data (a file's head is still in
- * the page cache) to check it against the command and to learn its study and series, then moved
- * into place under the folder layout and duplicate policy, and recorded in the index before the
- * success response. Nothing is held whole in memory; an instance is on disk whole, or not at all.
+ * presentation context, and flushed to disk; its head is read up to Pixel Data on the way (or
+ * read back from the file when large values come before Pixel Data) to check it against the
+ * command and to learn its study and series; the file is then moved into place under the folder
+ * layout and duplicate policy, and recorded in the index before the success response. Nothing
+ * is held whole in memory; an instance is on disk whole, or not at all.
  *
  * C-STORE statuses used (PS3.4 B.2.3, PS3.7 §9.1.1.1.9):
  * - 0000 Success: stored; under "keep-first" also for a duplicate, discarded with a log line:
@@ -32,8 +33,15 @@ import { CommandField, type CommandSet } from "../dimse/command.ts";
 import { Status } from "../dimse/status.ts";
 import type { DataSet } from "../dataset/dataset.ts";
 import { encodeFileMetaInformation } from "../dataset/part10.ts";
+import { readWholeDataSet } from "../dataset/reader.ts";
+import { PixelDataTag } from "../dataset/tag.ts";
 import { STORAGE_SOP_CLASSES } from "../dataset/storage_sop_classes.ts";
-import { ExplicitVrLittleEndian, TRANSFER_SYNTAXES } from "../dataset/transfer_syntax.ts";
+import {
+  ExplicitVrLittleEndian,
+  TRANSFER_SYNTAXES,
+  transferSyntaxOf,
+} from "../dataset/transfer_syntax.ts";
+import { readDataSetHead } from "../store/_data_set_head.ts";
 import type { IndexedInstance, InstanceIndex } from "../store/instance_index.ts";
 import { InstanceReadError, readInstance } from "../store/read_instance.ts";
 import type { AssociationInfo, Service, ServiceRequest, ServiceResponse } from "./service.ts";
@@ -103,6 +111,14 @@ export interface StorageOptions {
 }
 
 const READ_CHUNK = 65536;
+/** Largest file flushed synchronously (see writeTempFile). */
+const SYNC_FLUSH_LIMIT = 4 << 20;
+/** Bytes gathered per file write. */
+const WRITE_BUFFER = 1 << 20;
+/** Bytes of the data set kept in memory to read it up to Pixel Data without reading the file. */
+const HEAD_LIMIT = 256 * 1024;
+/** Values longer than this are left out of the index (as {@linkcode readInstance} does). */
+const HEAD_BULK_THRESHOLD = 4096;
 const SOP_CLASS_UID = "00080016";
 const SOP_INSTANCE_UID = "00080018";
 const STUDY_INSTANCE_UID = "0020000D";
@@ -147,6 +163,8 @@ export function storage(options: StorageOptions): Service {
   const log = options.log ?? ((line: string) => console.error(line));
   const dir = options.dir;
   let madeDir = false;
+  const buffers = new BufferPool(WRITE_BUFFER);
+  const metas = new FileMetaCache();
   return {
     name: "storage",
     sopClasses: sopClasses.map((abstractSyntax) => ({ abstractSyntax, transferSyntaxes })),
@@ -186,18 +204,22 @@ export function storage(options: StorageOptions): Service {
       const temp = joinStorePath(dir, tempName);
       try {
         if (!madeDir) {
-          await Deno.mkdir(dir, { recursive: true });
+          Deno.mkdirSync(dir, { recursive: true });
           madeDir = true;
         }
-        const meta = encodeFileMetaInformation({
-          mediaStorageSopClassUid: sopClassUid,
-          mediaStorageSopInstanceUid: sopInstanceUid,
-          transferSyntaxUid: request.transferSyntax,
-          sourceApplicationEntityTitle: request.association.callingAeTitle,
-        });
-        const size = await writeTempFile(temp, meta, request.dataSet, fsync);
-        // The file's head is still in the page cache: reading it back up to Pixel Data is cheap.
-        const { dataSet } = await readInstance(dir, tempName);
+        const meta = metas.encode(
+          sopClassUid,
+          sopInstanceUid,
+          request.transferSyntax,
+          request.association.callingAeTitle,
+        );
+        const received = await writeTempFile(temp, meta, request, fsync, buffers);
+        const dataSet = received.dataSet ??
+          (await readInstance(dir, tempName, { bulkThreshold: HEAD_BULK_THRESHOLD })).dataSet;
+        if (uidValue(dataSet, SOP_CLASS_UID) === undefined && sopClassUid === "") {
+          throw new InstanceReadError(temp, `${temp} has no SOP Class UID or SOP Instance UID`);
+        }
+        const size = received.size;
         const status = checkAgainstCommand(dataSet, sopClassUid, sopInstanceUid);
         const location = instanceLocation(layout, {
           sopInstanceUid,
@@ -214,7 +236,7 @@ export function storage(options: StorageOptions): Service {
         const placement = await placeFile(dir, temp, location, duplicates, known);
         if (fsync && placement.outcome !== "discarded") {
           // The new name is durable only once its folder is flushed too (POSIX fsync).
-          await syncFolder(joinStorePath(dir, location.folder));
+          syncFolder(joinStorePath(dir, location.folder));
         }
         if (placement.outcome === "discarded") {
           log(
@@ -233,7 +255,16 @@ export function storage(options: StorageOptions): Service {
         };
         if (options.index) {
           try {
-            await options.index.add(instance);
+            // The row need not be flushed before the response when the start check can rebuild
+            // it: with fsync off nothing is flushed anyway; with fsync on, a new file under a new
+            // name is flushed (file and folder) before this point, and the start check adds any
+            // file without a row (a row lost with the last transactions of the database's
+            // write-ahead log on power loss is rebuilt from the file before the SCP serves).
+            // A replaced or second copy leaves an older row under that path or SOP Instance UID
+            // that the start check keeps as it is, so that row is flushed before the response.
+            await options.index.add(instance, {
+              durable: fsync && placement.outcome !== "stored",
+            });
           } catch (error) {
             await undoPlacement(dir, placement);
             log(`storage: ${sopInstanceUid} from ${from}: index: ${describe(error)}`);
@@ -271,7 +302,7 @@ export function storage(options: StorageOptions): Service {
           command: { ...answer, errorComment: status.comment, offendingElement: status.offending },
         };
       } catch (error) {
-        await Deno.remove(temp).catch(() => {});
+        removeQuietly(temp);
         if (request.signal.aborted) throw error;
         await drain(request.dataSet);
         if (error instanceof StoreRefusal) {
@@ -357,21 +388,265 @@ function uidValue(dataSet: DataSet, tag: string): string | undefined {
   return typeof value === "string" && value !== "" ? value : undefined;
 }
 
-/** Writes the meta and the data set stream to a new file; returns its size. */
+/** What {@linkcode writeTempFile} wrote, and the data set read from its head on the way. */
+interface ReceivedDataSet {
+  /** Bytes of the file: meta and data set. */
+  size: number;
+  /**
+   * The data set up to Pixel Data, parsed from the head kept in memory; undefined when the
+   * head ends before Pixel Data (large values before it), so that the file must be read.
+   */
+  dataSet?: DataSet;
+}
+
+/**
+ * Writes the meta and the data set stream to a new file, flushed when `fsync`, and reads the
+ * data set up to Pixel Data from its head on the way.
+ *
+ * Creating a file can take a millisecond when the disk is busy, so the file is created by the
+ * runtime's I/O threads while the data set arrives into memory and its head is parsed; the
+ * bytes are then gathered into large writes (one call per 16 KiB PDV would cost a file system
+ * call each), made synchronously: a write into the page cache takes microseconds, less than a
+ * round trip through the I/O threads. The file is open and closed again (or never created)
+ * whenever this returns or throws, so the caller can remove it. Throws
+ * {@linkcode InstanceReadError} when the whole data set is in memory and cannot be parsed.
+ */
 async function writeTempFile(
   path: string,
   meta: Uint8Array,
-  dataSet: ReadableStream<Uint8Array>,
+  request: ServiceRequest,
   fsync: boolean,
-): Promise<number> {
-  const file = await Deno.open(path, { write: true, createNew: true });
+  buffers: BufferPool,
+): Promise<ReceivedDataSet> {
+  const opening = Deno.open(path, { write: true, createNew: true });
+  // Settled below in every case; this only keeps an early failure from being unhandled.
+  opening.catch(() => {});
+  let file: Deno.FsFile | undefined;
+  const buffer = buffers.take();
   try {
-    let size = await writeAll(file, meta);
-    for await (const chunk of dataSet) size += await writeAll(file, chunk);
-    if (fsync) await file.syncData();
-    return size;
+    let size = meta.length;
+    const head: Uint8Array[] = [];
+    let headLength = 0;
+    buffer.set(meta);
+    let used = meta.length;
+    // A reader of its own rather than `for await`: releasing the lock of a finished stream
+    // builds an error for its `closed` promise, which costs more than the rest of the loop.
+    // The lock is released only when the stream did not end, so that it can be drained.
+    const reader = request.dataSet!.getReader();
+    let ended = false;
+    try {
+      while (true) {
+        const next = await reader.read();
+        if (next.done) {
+          ended = true;
+          break;
+        }
+        const chunk = next.value;
+        if (headLength < HEAD_LIMIT) {
+          head.push(chunk);
+          headLength += chunk.length;
+        }
+        size += chunk.length;
+        if (used + chunk.length > buffer.length) {
+          file ??= await opening;
+          writeAllSync(file, buffer.subarray(0, used));
+          used = 0;
+        }
+        if (chunk.length >= buffer.length) {
+          file ??= await opening;
+          writeAllSync(file, chunk);
+        } else {
+          buffer.set(chunk, used);
+          used += chunk.length;
+        }
+      }
+    } finally {
+      if (!ended) reader.releaseLock();
+    }
+    const headIsWhole = headLength === size - meta.length;
+    const parsed = await parseHead(head, headIsWhole, request.transferSyntax, path);
+    file ??= await opening;
+    writeAllSync(file, buffer.subarray(0, used));
+    if (fsync) {
+      // A small file is flushed at once: waiting for the runtime's I/O threads costs more than
+      // the flush itself. A large one is flushed by them, so that other associations go on.
+      if (size <= SYNC_FLUSH_LIMIT) file.syncDataSync();
+      else await file.syncData();
+    }
+    if (parsed instanceof Error) throw parsed;
+    return { size, dataSet: parsed };
   } finally {
-    file.close();
+    buffers.give(buffer);
+    if (file === undefined) {
+      try {
+        file = await opening;
+      } catch {
+        // Never created.
+      }
+    }
+    file?.close();
+  }
+}
+
+/**
+ * The data set up to Pixel Data, parsed from the head kept in memory; undefined when the head
+ * ends before Pixel Data, and an {@linkcode InstanceReadError} (returned, for the caller to
+ * throw once the file is closed) when the whole data set is there and cannot be parsed.
+ */
+async function parseHead(
+  head: Uint8Array[],
+  headIsWhole: boolean,
+  transferSyntax: string,
+  path: string,
+): Promise<DataSet | InstanceReadError | undefined> {
+  const ts = transferSyntaxOf(transferSyntax);
+  if (ts !== undefined) {
+    const options = { stopAtTag: PixelDataTag, bulkThreshold: HEAD_BULK_THRESHOLD };
+    // The first PDV usually holds everything before Pixel Data: try it alone before copying.
+    const first = head.length > 1 ? readDataSetHead(head[0], ts, options) : undefined;
+    if (first?.stopped) return first.dataSet;
+    const fast = readDataSetHead(concat(head), ts, options);
+    if (fast !== undefined && (fast.stopped || headIsWhole)) return fast.dataSet;
+  }
+  try {
+    const { dataSet, stopped } = await readWholeDataSet(head, {
+      transferSyntax,
+      stopAtTag: PixelDataTag,
+      bulkThreshold: HEAD_BULK_THRESHOLD,
+      bulk: "skip",
+    });
+    if (stopped !== undefined || headIsWhole) return dataSet;
+  } catch (error) {
+    if (headIsWhole) {
+      return new InstanceReadError(
+        path,
+        `${path} is not a readable Part 10 file: ${describe(error)}`,
+      );
+    }
+  }
+  return undefined;
+}
+
+/**
+ * File Meta Information (PS3.10 §7.1) of received instances: encoded once per SOP class,
+ * transfer syntax and calling AE title as a template, in which only (0002,0003) Media Storage
+ * SOP Instance UID and (0002,0000) File Meta Information Group Length change per instance.
+ */
+class FileMetaCache {
+  #templates = new Map<string, { before: Uint8Array; after: Uint8Array }>();
+
+  encode(
+    sopClassUid: string,
+    sopInstanceUid: string,
+    transferSyntaxUid: string,
+    sourceApplicationEntityTitle: string,
+  ): Uint8Array {
+    const key = JSON.stringify([sopClassUid, transferSyntaxUid, sourceApplicationEntityTitle]);
+    let template = this.#templates.get(key);
+    if (template === undefined) {
+      template = metaTemplate(sopClassUid, transferSyntaxUid, sourceApplicationEntityTitle);
+      if (this.#templates.size >= 64) this.#templates.clear();
+      this.#templates.set(key, template);
+    }
+    const { before, after } = template;
+    // PS3.5 §6.2: a UI value is padded to an even length with a single NUL.
+    const valueLength = sopInstanceUid.length + (sopInstanceUid.length & 1);
+    const bodyLength = before.length + 8 + valueLength + after.length;
+    const out = new Uint8Array(META_PREFIX + bodyLength);
+    out.set(DICM, 128);
+    const view = new DataView(out.buffer);
+    // (0002,0000) UL, explicit VR little endian.
+    out.set([0x02, 0x00, 0x00, 0x00, 0x55, 0x4c, 0x04, 0x00], 132);
+    view.setUint32(140, bodyLength, true);
+    out.set(before, META_PREFIX);
+    let at = META_PREFIX + before.length;
+    // (0002,0003) UI.
+    out.set([0x02, 0x00, 0x03, 0x00, 0x55, 0x49], at);
+    view.setUint16(at + 6, valueLength, true);
+    at += 8;
+    for (let i = 0; i < sopInstanceUid.length; i++) out[at + i] = sopInstanceUid.charCodeAt(i);
+    out.set(after, at + valueLength);
+    return out;
+  }
+}
+
+/** Preamble, "DICM" and the (0002,0000) element. */
+const META_PREFIX = 144;
+const DICM = [0x44, 0x49, 0x43, 0x4d];
+
+/** The meta elements before and after (0002,0003), from the standard encoder. */
+function metaTemplate(
+  sopClassUid: string,
+  transferSyntaxUid: string,
+  sourceApplicationEntityTitle: string,
+): { before: Uint8Array; after: Uint8Array } {
+  const encoded = encodeFileMetaInformation({
+    mediaStorageSopClassUid: sopClassUid,
+    mediaStorageSopInstanceUid: "1",
+    transferSyntaxUid,
+    sourceApplicationEntityTitle,
+  });
+  const view = new DataView(encoded.buffer, encoded.byteOffset, encoded.length);
+  let at = META_PREFIX;
+  while (at + 8 <= encoded.length) {
+    const element = view.getUint16(at + 2, true);
+    const vr = String.fromCharCode(encoded[at + 4], encoded[at + 5]);
+    const long = vr === "OB" || vr === "OW" || vr === "UN" || vr === "UT" || vr === "UR";
+    const length = long ? view.getUint32(at + 8, true) : view.getUint16(at + 6, true);
+    const end = at + (long ? 12 : 8) + length;
+    if (element === 0x0003) {
+      return {
+        before: encoded.slice(META_PREFIX, at),
+        after: encoded.slice(end),
+      };
+    }
+    at = end;
+  }
+  throw new Error("File Meta Information has no Media Storage SOP Instance UID");
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+/** Reusable write buffers, one per instance being received. */
+class BufferPool {
+  #size: number;
+  #free: Uint8Array[] = [];
+
+  constructor(size: number) {
+    this.#size = size;
+  }
+
+  take(): Uint8Array {
+    return this.#free.pop() ?? new Uint8Array(this.#size);
+  }
+
+  give(buffer: Uint8Array): void {
+    // A few are kept for concurrent associations; more would only hold memory.
+    if (this.#free.length < 4) this.#free.push(buffer);
+  }
+}
+
+function writeAllSync(file: Deno.FsFile, bytes: Uint8Array): void {
+  let at = 0;
+  while (at < bytes.length) at += file.writeSync(bytes.subarray(at));
+}
+
+function removeQuietly(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch {
+    // Never created, or already moved into place.
   }
 }
 
@@ -399,16 +674,20 @@ async function undoPlacement(dir: string, placement: Placement): Promise<void> {
   }
 }
 
-/** Flushes a folder's entries to disk; a platform that cannot open folders is left as is. */
-async function syncFolder(path: string): Promise<void> {
+/**
+ * Flushes a folder's entries to disk; a platform that cannot open folders is left as is. The
+ * flush is synchronous: it writes a few metadata blocks, less than a round trip through the
+ * runtime's I/O threads.
+ */
+function syncFolder(path: string): void {
   let folder: Deno.FsFile;
   try {
-    folder = await Deno.open(path, { read: true });
+    folder = Deno.openSync(path, { read: true });
   } catch {
     return;
   }
   try {
-    await folder.syncData();
+    folder.syncDataSync();
   } catch {
     // Some platforms and file systems cannot flush a folder; the file itself is flushed.
   } finally {
@@ -447,12 +726,6 @@ async function drain(stream: ReadableStream<Uint8Array>): Promise<void> {
   } catch {
     // Already read, cancelled, or the association ended: nothing left to discard.
   }
-}
-
-async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<number> {
-  let at = 0;
-  while (at < bytes.length) at += await file.write(bytes.subarray(at));
-  return bytes.length;
 }
 
 function hex(status: number): string {

@@ -114,9 +114,9 @@ export function joinStorePath(dir: string, relative: string): string {
 }
 
 /** Whether a file exists (a broken path is "no"). */
-async function exists(path: string): Promise<boolean> {
+function exists(path: string): boolean {
   try {
-    await Deno.lstat(path);
+    Deno.lstatSync(path);
     return true;
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return false;
@@ -129,37 +129,59 @@ async function exists(path: string): Promise<boolean> {
  * says the SOP Instance UID is already stored (relative path), when it knows. A new name is
  * taken with a hard link, which fails rather than replace a file another association put there
  * at the same moment; "overwrite" renames over the old file, which is atomic (POSIX rename).
- * The temp file is gone afterwards in every outcome but a thrown error.
+ * The temp file is gone afterwards in every outcome but a thrown error. The calls are
+ * synchronous: each is a metadata change in the page cache, cheaper than a round trip through
+ * the runtime's I/O threads.
  */
-export async function placeFile(
+export function placeFile(
   dir: string,
   temp: string,
   location: { folder: string; stem: string },
   policy: DuplicatePolicy,
   known?: string,
 ): Promise<Placement> {
+  try {
+    return Promise.resolve(placeFileSync(dir, temp, location, policy, known));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+function placeFileSync(
+  dir: string,
+  temp: string,
+  location: { folder: string; stem: string },
+  policy: DuplicatePolicy,
+  known?: string,
+): Placement {
   if (location.folder !== "") {
-    await Deno.mkdir(joinStorePath(dir, location.folder), { recursive: true });
+    Deno.mkdirSync(joinStorePath(dir, location.folder), { recursive: true });
   }
   const prefix = location.folder === "" ? "" : `${location.folder}/`;
   const first = `${prefix}${location.stem}.dcm`;
   const knownElsewhere = known !== undefined && known !== first &&
-    await exists(joinStorePath(dir, known));
+    exists(joinStorePath(dir, known));
   if (policy === "overwrite") {
     const target = joinStorePath(dir, first);
+    // Most instances are new: taking the name with a hard link then finds no old file without
+    // a failed call (a failure costs more than the call).
+    if (claim(temp, target)) {
+      if (!knownElsewhere) return { outcome: "stored", path: first };
+      return { outcome: "replaced", path: first, previous: known };
+    }
     let backup: string | undefined = `.${location.stem}.${crypto.randomUUID()}.bak`;
     let replacedHere = true;
     try {
-      await Deno.link(target, joinStorePath(dir, backup));
+      Deno.linkSync(target, joinStorePath(dir, backup));
     } catch (error) {
       backup = undefined;
       // No old file; or no hard links here, and then an old file cannot be put back.
-      replacedHere = !(error instanceof Deno.errors.NotFound) && await exists(target);
+      replacedHere = !(error instanceof Deno.errors.NotFound) && exists(target);
     }
     try {
-      await Deno.rename(temp, target);
+      Deno.renameSync(temp, target);
     } catch (error) {
-      if (backup !== undefined) await Deno.remove(joinStorePath(dir, backup)).catch(() => {});
+      if (backup !== undefined) removeQuietly(joinStorePath(dir, backup));
       throw error;
     }
     const placement: Placement = { outcome: "stored", path: first };
@@ -169,14 +191,14 @@ export async function placeFile(
     return placement;
   }
   if (policy === "keep-first" && knownElsewhere) {
-    await Deno.remove(temp);
+    Deno.removeSync(temp);
     return { outcome: "discarded", path: known! };
   }
   for (let n = 0;; n++) {
     const name = n === 0 ? first : `${prefix}${location.stem}.${n}.dcm`;
-    if (!(await claim(temp, joinStorePath(dir, name)))) {
+    if (!claim(temp, joinStorePath(dir, name))) {
       if (policy === "keep-first") {
-        await Deno.remove(temp);
+        Deno.removeSync(temp);
         return { outcome: "discarded", path: first };
       }
       continue;
@@ -191,15 +213,23 @@ export async function placeFile(
  * replace a file, so two associations storing the same name at once cannot both win; where the
  * file system has no hard links, a check then a rename is the best it allows.
  */
-async function claim(temp: string, target: string): Promise<boolean> {
+function claim(temp: string, target: string): boolean {
   try {
-    await Deno.link(temp, target);
+    Deno.linkSync(temp, target);
   } catch (error) {
     if (error instanceof Deno.errors.AlreadyExists) return false;
-    if (await exists(target)) return false;
-    await Deno.rename(temp, target);
+    if (exists(target)) return false;
+    Deno.renameSync(temp, target);
     return true;
   }
-  await Deno.remove(temp);
+  Deno.removeSync(temp);
   return true;
+}
+
+function removeQuietly(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch {
+    // Already gone.
+  }
 }

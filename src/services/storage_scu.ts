@@ -1,9 +1,10 @@
 /**
  * The Storage service as SCU (PS3.4 Annex B): instances sent with C-STORE (PS3.7 §9.1.1), from
- * Part 10 files streamed from disk behind the command set, never read whole, or from data sets
- * in the DICOM JSON model. Presentation contexts are proposed per SOP class and transfer syntax,
- * with explicit and implicit VR little endian fallbacks for uncompressed files; a file whose own
- * transfer syntax was refused is converted on the fly to an uncompressed one the peer accepted.
+ * Part 10 files streamed from disk behind the command set (in chunks of at most 1 MiB, the next
+ * file read while the previous one's response is awaited), or from data sets in the DICOM JSON
+ * model. Presentation contexts are proposed per SOP class and transfer syntax, with explicit
+ * and implicit VR little endian fallbacks for uncompressed files; a file whose own transfer
+ * syntax was refused is converted on the fly to an uncompressed one the peer accepted.
  *
  * @module
  */
@@ -13,6 +14,7 @@ import type { DataSetSource } from "../dimse/message.ts";
 import type { DataSet } from "../dataset/dataset.ts";
 import { DataSetError } from "../dataset/errors.ts";
 import { readPart10Header } from "../dataset/part10.ts";
+import { hasLongLength, isVr } from "../dataset/vr.ts";
 import { STORAGE_SOP_CLASSES } from "../dataset/storage_sop_classes.ts";
 import { isTranscodable, transcodeDataSet } from "../dataset/transcode.ts";
 import {
@@ -36,6 +38,11 @@ export interface StorableFile {
   transferSyntaxUid: string;
   /** Size of the file in bytes, when known. */
   size?: number;
+  /**
+   * Byte offset of the data set in the file, after the File Meta Information (PS3.10 §7.1),
+   * when known: sending then starts there without reading the meta information again.
+   */
+  dataSetOffset?: number;
 }
 
 /** A presentation context to propose for storage: one SOP class, one transfer syntax. */
@@ -53,7 +60,12 @@ export interface StorageScuAssociation {
   /** Sends a request and resolves with its final response. */
   request(
     command: CommandSet,
-    options: { dataSet?: DataSetSource; presentationContextId?: number; timeoutMs?: number },
+    options: {
+      dataSet?: DataSetSource;
+      presentationContextId?: number;
+      timeoutMs?: number;
+      onSent?: () => void;
+    },
   ): Promise<DimseResponse>;
 }
 
@@ -128,20 +140,126 @@ function metaString(meta: Record<string, { Value?: unknown[] }>, key: string): s
   return typeof value === "string" ? value : "";
 }
 
-function closeQuietly(file: Deno.FsFile): void {
-  try {
-    file.close();
-  } catch {
-    // the stream closed it
+/** Bytes read from the start of a file to find its File Meta Information in one read. */
+const HEAD_BYTES = 8192;
+
+/** The File Meta Information fields a C-STORE needs, and where the data set starts. */
+interface FileMetaSummary {
+  sopClassUid: string;
+  sopInstanceUid: string;
+  transferSyntaxUid: string;
+  dataSetOffset: number;
+}
+
+const LATIN1 = new TextDecoder("latin1");
+
+function u16(bytes: Uint8Array, at: number): number {
+  return bytes[at] | (bytes[at + 1] << 8);
+}
+
+function u32(bytes: Uint8Array, at: number): number {
+  return (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0;
+}
+
+/**
+ * Reads the File Meta Information (PS3.10 §7.1: explicit VR little endian group 0002, after the
+ * preamble and "DICM" or at the very start) from the first bytes of a file. Undefined when
+ * those bytes do not settle it (meta information longer than them, an undefined length, no
+ * Transfer Syntax UID, an unknown VR): the general reader decides then.
+ */
+function summarizeFileMeta(head: Uint8Array, atEnd: boolean): FileMetaSummary | undefined {
+  let at: number;
+  if (
+    head.length >= 132 && head[128] === 0x44 && head[129] === 0x49 && head[130] === 0x43 &&
+    head[131] === 0x4d
+  ) {
+    at = 132;
+  } else if (head.length >= 2 && head[0] === 0x02 && head[1] === 0x00) {
+    at = 0;
+  } else {
+    return undefined;
+  }
+  let sopClassUid = "";
+  let sopInstanceUid = "";
+  let transferSyntaxUid: string | undefined;
+  while (true) {
+    if (at + 8 > head.length) {
+      // The meta information may go on past the bytes read, unless the file ends here.
+      if (!atEnd || at !== head.length) return undefined;
+      break;
+    }
+    if (head[at] !== 0x02 || head[at + 1] !== 0x00) break;
+    const element = u16(head, at + 2);
+    const vr = String.fromCharCode(head[at + 4], head[at + 5]);
+    if (!isVr(vr)) return undefined;
+    let length: number;
+    let valueAt: number;
+    if (hasLongLength(vr)) {
+      if (at + 12 > head.length) return undefined;
+      length = u32(head, at + 8);
+      valueAt = at + 12;
+    } else {
+      length = u16(head, at + 6);
+      valueAt = at + 8;
+    }
+    if (length === 0xffffffff || valueAt + length > head.length) return undefined;
+    if (element === 0x0002 || element === 0x0003 || element === 0x0010) {
+      const text = LATIN1.decode(head.subarray(valueAt, valueAt + length));
+      const value = text.split("\\")[0].replace(/[\0 ]+$/, "").replace(/^ +/, "");
+      if (element === 0x0002) sopClassUid = value;
+      else if (element === 0x0003) sopInstanceUid = value;
+      else transferSyntaxUid = value;
+    }
+    at = valueAt + length;
+  }
+  if (!transferSyntaxUid) return undefined;
+  return { sopClassUid, sopInstanceUid, transferSyntaxUid, dataSetOffset: at };
+}
+
+/** Reads until `buffer` is full or the file ends; the count read. */
+async function readFully(file: Deno.FsFile, buffer: Uint8Array): Promise<number> {
+  let filled = 0;
+  while (filled < buffer.length) {
+    const n = await file.read(buffer.subarray(filled));
+    if (n === null) break;
+    filled += n;
+  }
+  return filled;
+}
+
+/** The file's bytes from where it is positioned, in chunks, without closing it. */
+async function* chunksOf(file: Deno.FsFile, chunkSize: number): AsyncGenerator<Uint8Array> {
+  while (true) {
+    const buffer = new Uint8Array(chunkSize);
+    const n = await readFully(file, buffer);
+    if (n > 0) yield buffer.subarray(0, n);
+    if (n < chunkSize) return;
   }
 }
 
+/** Options of {@linkcode inspectFile}. */
+export interface InspectFileOptions {
+  /** The file's size when the caller knows it already (saves a stat). */
+  size?: number;
+}
+
 /** Reads a file's meta information; undefined when it is not a Part 10 file with one. */
-export async function inspectFile(path: string): Promise<StorableFile | undefined> {
+export async function inspectFile(
+  path: string,
+  options: InspectFileOptions = {},
+): Promise<StorableFile | undefined> {
   const file = await Deno.open(path, { read: true });
   try {
-    const size = (await file.stat()).size;
-    const header = await readPart10Header(file.readable);
+    const size = options.size ?? (await file.stat()).size;
+    const head = new Uint8Array(Math.min(size, HEAD_BYTES));
+    const n = await readFully(file, head);
+    const quick = summarizeFileMeta(head.subarray(0, n), n < HEAD_BYTES);
+    if (quick) {
+      if (!quick.sopClassUid || !quick.sopInstanceUid) return undefined;
+      return { path, ...quick, size };
+    }
+    await file.seek(0, Deno.SeekMode.Start);
+    const header = await readPart10Header(chunksOf(file, 65536));
     const meta = header.meta as Record<string, { Value?: unknown[] }>;
     const sopClassUid = metaString(meta, "00020002");
     const sopInstanceUid = metaString(meta, "00020003");
@@ -152,11 +270,217 @@ export async function inspectFile(path: string): Promise<StorableFile | undefine
       sopInstanceUid,
       transferSyntaxUid: header.transferSyntax.uid,
       size,
+      dataSetOffset: header.dataSetOffset,
     };
   } catch {
     return undefined;
   } finally {
-    closeQuietly(file);
+    file.close();
+  }
+}
+
+/** A file to inspect: its path, and its size when known. */
+export interface FileToInspect {
+  /** Path of the file. */
+  path: string;
+  /** Size in bytes, when the caller knows it already. */
+  size?: number;
+}
+
+/**
+ * Inspects many files, in order, for planning associations: the first bytes of each are read
+ * with synchronous calls (one open, one read, far cheaper than asynchronous ones for local
+ * files; the event loop waits meanwhile), and only a file whose meta information they do not
+ * settle is read again by {@linkcode inspectFile}. Undefined for a file that is not Part 10
+ * with meta information, or that cannot be read.
+ */
+export async function inspectFiles(
+  files: readonly (string | FileToInspect)[],
+): Promise<(StorableFile | undefined)[]> {
+  const out: (StorableFile | undefined)[] = new Array(files.length);
+  const head = new Uint8Array(HEAD_BYTES);
+  for (let i = 0; i < files.length; i++) {
+    const entry = files[i];
+    const path = typeof entry === "string" ? entry : entry.path;
+    let size = typeof entry === "string" ? undefined : entry.size;
+    let n: number;
+    try {
+      const file = Deno.openSync(path, { read: true });
+      try {
+        size ??= file.statSync().size;
+        n = 0;
+        const want = Math.min(size, HEAD_BYTES);
+        while (n < want) {
+          const got = file.readSync(head.subarray(n, want));
+          if (got === null) break;
+          n += got;
+        }
+      } finally {
+        file.close();
+      }
+    } catch {
+      out[i] = undefined;
+      continue;
+    }
+    const quick = summarizeFileMeta(head.subarray(0, n), n < HEAD_BYTES);
+    if (quick) {
+      out[i] = quick.sopClassUid && quick.sopInstanceUid ? { path, ...quick, size } : undefined;
+    } else {
+      out[i] = await inspectFile(path, { size }).catch(() => undefined);
+    }
+  }
+  return out;
+}
+
+/** Reads a file into `buffer`, up to its length; the bytes read. */
+function readSmallFileSync(path: string, buffer: Uint8Array): Uint8Array {
+  const file = Deno.openSync(path, { read: true });
+  try {
+    let n = 0;
+    while (n < buffer.length) {
+      const got = file.readSync(buffer.subarray(n));
+      if (got === null) break;
+      n += got;
+    }
+    return buffer.subarray(0, n);
+  } finally {
+    file.close();
+  }
+}
+
+/** Files up to this size are read whole, in one operation. */
+const WHOLE_FILE_LIMIT = 1 << 20;
+
+/** Chunk buffers a large file's reader reuses in turn (see FileDataSetReader.reuseBuffers). */
+const RING_SIZE = 4;
+
+/** Smallest buffer kept for reading small files, so that one fits most of them. */
+const SCRATCH_SIZE = 262144;
+
+/** Chunk size of larger files: each chunk is one read, read ahead of the one being sent. */
+const CHUNK_SIZE = 1 << 20;
+
+/**
+ * The data set of a Part 10 file, from its known offset, read as soon as this is created (so
+ * that the next file is read while the previous one's response is awaited): a small file in one
+ * read, a larger one in chunks with one chunk read ahead. Holds at most two chunks.
+ */
+class FileDataSetReader implements AsyncIterable<Uint8Array> {
+  readonly #offset: number;
+  #whole?: Promise<Uint8Array>;
+  #file?: Promise<Deno.FsFile>;
+  #opened?: Deno.FsFile;
+  #closed = false;
+  #pending?: Promise<Uint8Array | null>;
+  #left: number;
+  #ring?: Uint8Array[];
+  #ringAt = 0;
+
+  /**
+   * Starts reading. Given a `scratch` buffer that holds it, a small file is read into it at
+   * once with synchronous calls: cheaper than asynchronous ones and than a fresh buffer, for a
+   * caller that reads ahead while it waits anyway and reuses the buffer once the data is sent.
+   */
+  constructor(path: string, offset: number, size: number | undefined, scratch?: Uint8Array) {
+    this.#offset = offset;
+    this.#left = size === undefined ? Infinity : Math.max(0, size - offset);
+    if (size !== undefined && size <= WHOLE_FILE_LIMIT) {
+      if (scratch && scratch.length >= size) {
+        try {
+          this.#whole = Promise.resolve(readSmallFileSync(path, scratch.subarray(0, size)));
+        } catch (e) {
+          this.#whole = Promise.reject(e);
+        }
+      } else {
+        this.#whole = Deno.readFile(path);
+      }
+      this.#whole.catch(() => {});
+      return;
+    }
+    this.#file = Deno.open(path, { read: true }).then(async (file) => {
+      this.#opened = file;
+      if (this.#closed) {
+        file.close();
+        throw new Deno.errors.BadResource("File closed before it was read");
+      }
+      await file.seek(offset, Deno.SeekMode.Start);
+      return file;
+    });
+    this.#file.catch(() => {});
+    this.#pending = this.#readNext();
+  }
+
+  #readNext(): Promise<Uint8Array | null> {
+    const want = Math.min(CHUNK_SIZE, this.#left);
+    if (want <= 0) return Promise.resolve(null);
+    const buffer = this.#bufferFor(want);
+    const reading = this.#file!.then(async (file) => {
+      const n = await readFully(file, buffer);
+      if (n === 0) return null;
+      // A file shorter than its size said ends here.
+      this.#left = n < want ? 0 : this.#left - n;
+      return n < want ? buffer.subarray(0, n) : buffer;
+    });
+    reading.catch(() => {});
+    return reading;
+  }
+
+  /**
+   * Lets the following chunks be read into a ring of {@linkcode RING_SIZE} buffers instead of
+   * fresh ones. Only for a consumer done with each chunk once it has taken the next one, as
+   * the dispatcher is (it copies a chunk into the PDU writer when the next one arrives): a
+   * chunk's read starts as the one before is handed over, so three buffers are in use at most.
+   */
+  reuseBuffers(): void {
+    this.#ring ??= [];
+  }
+
+  #bufferFor(size: number): Uint8Array {
+    const ring = this.#ring;
+    if (!ring || size !== CHUNK_SIZE) return new Uint8Array(size);
+    const at = this.#ringAt;
+    this.#ringAt = (at + 1) % RING_SIZE;
+    return ring[at] ??= new Uint8Array(CHUNK_SIZE);
+  }
+
+  /**
+   * Resolves once the first bytes are read; rejects when the file cannot be read, so that a
+   * C-STORE-RQ is not started for a data set that cannot follow.
+   */
+  async ready(): Promise<void> {
+    await (this.#whole ?? this.#pending);
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+    try {
+      if (this.#whole) {
+        const bytes = await this.#whole;
+        if (bytes.length > this.#offset) yield bytes.subarray(this.#offset);
+        return;
+      }
+      while (true) {
+        const chunk = await this.#pending!;
+        if (chunk === null) return;
+        // The next chunk is read while this one is sent.
+        this.#pending = this.#readNext();
+        yield chunk;
+      }
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Closes the file; the bytes read ahead are dropped. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#whole = undefined;
+    const file = this.#opened;
+    if (file) {
+      // A read still pending ends with an error nobody waits for.
+      const pending = this.#pending ?? Promise.resolve(null);
+      pending.finally(() => file.close()).catch(() => {});
+    }
   }
 }
 
@@ -327,7 +651,7 @@ async function storeFromFile(
 ): Promise<StoreResult> {
   const handle = await Deno.open(path, { read: true });
   try {
-    const source = counted(handle.readable, options.onBytes);
+    const source = counted(chunksOf(handle, SCRATCH_SIZE), options.onBytes);
     const header = await readPart10Header(source);
     const meta = header.meta as Record<string, { Value?: unknown[] }>;
     const sopClassUid = metaString(meta, "00020002");
@@ -362,7 +686,58 @@ async function storeFromFile(
     if (choice.transcode) result.transcodedFrom = from;
     return result;
   } finally {
-    closeQuietly(handle);
+    handle.close();
+  }
+}
+
+/**
+ * Sends a file inspected beforehand: its data set from the known offset, read by `reader` when
+ * one was started ahead (it is consumed or closed here).
+ */
+async function storeFromStorable(
+  association: StorageScuAssociation,
+  file: StorableFile,
+  options: StoreOptions,
+  reader?: FileDataSetReader,
+  onSent?: () => void,
+): Promise<StoreResult> {
+  const offset = file.dataSetOffset;
+  if (offset === undefined) {
+    reader?.close();
+    return await storeFromFile(association, file.path, options);
+  }
+  reader ??= new FileDataSetReader(file.path, offset, file.size);
+  try {
+    const { sopClassUid, sopInstanceUid, transferSyntaxUid: from } = file;
+    const choice = chooseStorageContext(association.negotiated, sopClassUid, from);
+    // The converter may hold on to earlier chunks; the dispatcher alone does not.
+    if (!choice.transcode) reader.reuseBuffers();
+    await reader.ready();
+    options.onBytes?.(offset);
+    const read = counted(reader, options.onBytes);
+    const dataSet = choice.transcode
+      ? transcodeDataSet(read, { from, to: choice.transferSyntaxUid })
+      : read;
+    const response = await association.request(
+      storeCommand(sopClassUid, sopInstanceUid, options),
+      {
+        dataSet,
+        presentationContextId: choice.presentationContextId,
+        timeoutMs: options.timeoutMs,
+        onSent,
+      },
+    );
+    const result: StoreResult = {
+      status: response.command.status ?? 0xc000,
+      command: response.command,
+      sopClassUid,
+      sopInstanceUid,
+      transferSyntaxUid: choice.transferSyntaxUid,
+    };
+    if (choice.transcode) result.transcodedFrom = from;
+    return result;
+  } finally {
+    reader.close();
   }
 }
 
@@ -457,5 +832,116 @@ export async function storeFile(
   association: StorageScuAssociation,
   file: StorableFile,
 ): Promise<number> {
-  return (await storeInstance(association, file.path)).status;
+  return (await storeFromStorable(association, file, {})).status;
+}
+
+/** Options of {@linkcode storeFiles}. */
+export interface StoreFilesOptions extends Omit<StoreOptions, "onBytes" | "transferSyntaxUid"> {
+  /**
+   * C-STOREs outstanding at once, within the negotiated asynchronous operations window
+   * (PS3.7 Annex D.3.3.3); default that window, at most 16.
+   */
+  maxOutstanding?: number;
+  /** Called as each file's bytes are read. */
+  onBytes?: (count: number, file: StorableFile) => void;
+  /** Called with each file's outcome, as soon as it is known. */
+  onOutcome?: (outcome: StoreFileOutcome) => void;
+}
+
+/** The outcome of one file of {@linkcode storeFiles}: its result, or why it failed. */
+export interface StoreFileOutcome {
+  /** The file. */
+  file: StorableFile;
+  /** The C-STORE result, when a response came. */
+  result?: StoreResult;
+  /** Why no response came (no context, association ended, file unreadable). */
+  error?: Error;
+}
+
+/** Largest number of C-STOREs {@linkcode storeFiles} keeps outstanding by default. */
+const MAX_OUTSTANDING = 16;
+
+/**
+ * Sends inspected files with C-STORE, in order, over one association, and resolves with every
+ * outcome in the same order. The next file is read while the previous one's response is
+ * awaited, and as many C-STOREs are kept outstanding as the negotiated asynchronous operations
+ * window allows (PS3.7 Annex D.3.3.3; one at a time by default). Memory stays bounded: a few
+ * buffers of at most 1 MiB per outstanding file, whatever the files' sizes.
+ */
+export async function storeFiles(
+  association: StorageScuAssociation,
+  files: readonly StorableFile[],
+  options: StoreFilesOptions = {},
+): Promise<StoreFileOutcome[]> {
+  const window = association.negotiated.maxOperationsInvoked;
+  const limit = Math.max(
+    1,
+    Math.min(options.maxOutstanding ?? MAX_OUTSTANDING, window === 0 ? MAX_OUTSTANDING : window),
+  );
+  const outcomes: StoreFileOutcome[] = new Array(files.length);
+  // Buffers for small files, each back in the pool once its file is sent: a few in all.
+  const pool: Uint8Array[] = [];
+  const scratchFor = (size: number | undefined) => {
+    if (size === undefined || size > WHOLE_FILE_LIMIT) return undefined;
+    const at = pool.findIndex((b) => b.length >= size);
+    if (at >= 0) return pool.splice(at, 1)[0];
+    return new Uint8Array(Math.min(WHOLE_FILE_LIMIT, Math.max(size, SCRATCH_SIZE)));
+  };
+  const scratches = new Map<number, Uint8Array>();
+  const prepare = (index: number) => {
+    const file = files[index];
+    if (file.dataSetOffset === undefined) return undefined;
+    const scratch = scratchFor(file.size);
+    if (scratch) scratches.set(index, scratch);
+    return new FileDataSetReader(file.path, file.dataSetOffset, file.size, scratch);
+  };
+  const sent = (index: number) => {
+    // The data set is written: its buffer may take the next file.
+    const scratch = scratches.get(index);
+    if (scratch) {
+      scratches.delete(index);
+      pool.push(scratch);
+    }
+    readAhead(index + 1);
+  };
+  // The next file is read once this one is written, while its response is awaited.
+  let ahead: { index: number; reader: FileDataSetReader | undefined } | undefined;
+  let taken = -1;
+  const readAhead = (index: number) => {
+    if (index < files.length && index > taken && ahead === undefined) {
+      ahead = { index, reader: prepare(index) };
+    }
+  };
+  const send = async (index: number) => {
+    const file = files[index];
+    const reader = ahead?.index === index ? ahead.reader : prepare(index);
+    if (ahead?.index === index) ahead = undefined;
+    taken = index;
+    const onBytes = options.onBytes;
+    let outcome: StoreFileOutcome;
+    try {
+      const result = await storeFromStorable(
+        association,
+        file,
+        { ...options, onBytes: onBytes ? (count) => onBytes(count, file) : undefined },
+        reader,
+        () => sent(index),
+      );
+      outcome = { file, result };
+    } catch (e) {
+      outcome = { file, error: e instanceof Error ? e : new Error(String(e)) };
+    }
+    // A buffer whose data set was not sent whole is dropped, not reused.
+    scratches.delete(index);
+    outcomes[index] = outcome;
+    options.onOutcome?.(outcome);
+  };
+  const running = new Set<Promise<void>>();
+  for (let i = 0; i < files.length; i++) {
+    const sending: Promise<void> = send(i).finally(() => running.delete(sending));
+    running.add(sending);
+    if (running.size >= limit) await Promise.race(running);
+  }
+  await Promise.all(running);
+  return outcomes;
 }

@@ -15,6 +15,7 @@ import { readWholePart10 } from "../dataset/part10.ts";
 import { readWholeDataSet } from "../dataset/reader.ts";
 import { writeDataSet } from "../dataset/writer.ts";
 import { matchesIdentifier } from "../store/matching.ts";
+import { capped } from "./qr_find.ts";
 import {
   DEFAULT_TRANSFER_SYNTAXES,
   type Service,
@@ -157,18 +158,6 @@ function checkWorklistIdentifier(identifier: DataSet): ServiceResponse | undefin
     );
   }
   return undefined;
-}
-
-async function* capped(
-  stream: ReadableStream<Uint8Array>,
-  limit: number,
-): AsyncGenerator<Uint8Array> {
-  let total = 0;
-  for await (const chunk of stream) {
-    total += chunk.length;
-    if (total > limit) throw new RangeError(`Identifier longer than ${limit} bytes`);
-    yield chunk;
-  }
 }
 
 /**

@@ -48,13 +48,23 @@ export interface IndexQuery {
   combinedDateTime?: boolean;
 }
 
+/** Options of {@linkcode InstanceIndex.add}. */
+export interface IndexAddOptions {
+  /**
+   * Whether the row must survive a power loss once `add` resolves; default true. The Storage
+   * SCP passes false when the start check could rebuild the row from the file (or nothing is
+   * flushed at all), so that a backend may skip its own flush.
+   */
+  durable?: boolean;
+}
+
 /** An index of the instances in one store. */
 export interface InstanceIndex {
   /**
    * Records an instance whose file is now in place (replacing any row with the same SOP
    * Instance UID). Called after the file is renamed into place and before the success response.
    */
-  add(instance: IndexedInstance): Promise<void>;
+  add(instance: IndexedInstance, options?: IndexAddOptions): Promise<void>;
   /** Forgets an instance (its file was removed or replaced under another path). */
   remove(sopInstanceUid: string): Promise<void>;
   /** The instance with this SOP Instance UID, if stored. */

@@ -295,6 +295,28 @@ function inRange(value: number, range: Range<number>): boolean {
 }
 
 /**
+ * Whether `v` lies in the range `a`-`b` (an empty bound is open), each bound read by `micros`
+ * from the start (`a`) or the end (`b`) of the unit it names; false when a bound is unreadable.
+ */
+function inMicrosRange(
+  a: string,
+  b: string,
+  v: number,
+  micros: (text: string, ceil: boolean) => number | undefined,
+): boolean {
+  const range: Range<number> = {};
+  if (a !== "") {
+    range.low = micros(a, false);
+    if (range.low === undefined) return false;
+  }
+  if (b !== "") {
+    range.high = micros(b, true);
+    if (range.high === undefined) return false;
+  }
+  return inRange(v, range);
+}
+
+/**
  * Time matching (PS3.4 C.2.2.2.1, C.2.2.2.5): a single time (matching the whole unit it names
  * at its precision) or a range `t1-t2`, `t1-`, `-t2`; the candidate is taken at its own
  * precision's start.
@@ -304,17 +326,7 @@ export function matchesTime(key: string, value: string): boolean {
   if (v === undefined) return false;
   const parts = splitRange(key, false);
   if (!parts) return false;
-  const [a, b] = parts;
-  const range: Range<number> = {};
-  if (a !== "") {
-    range.low = timeMicros(a, false);
-    if (range.low === undefined) return false;
-  }
-  if (b !== "") {
-    range.high = timeMicros(b, true);
-    if (range.high === undefined) return false;
-  }
-  return inRange(v, range);
+  return inMicrosRange(parts[0], parts[1], v, timeMicros);
 }
 
 /**
@@ -363,16 +375,7 @@ export function matchesDateTime(key: string, value: string): boolean {
 }
 
 function dateTimeRangeMatches(a: string, b: string, v: number): boolean {
-  const range: Range<number> = {};
-  if (a !== "") {
-    range.low = dateTimeMicros(a, false);
-    if (range.low === undefined) return false;
-  }
-  if (b !== "") {
-    range.high = dateTimeMicros(b, true);
-    if (range.high === undefined) return false;
-  }
-  return inRange(v, range);
+  return inMicrosRange(a, b, v, dateTimeMicros);
 }
 
 /**

@@ -157,7 +157,10 @@ export function levelAttributes(dataSet: DataSet, level: "PATIENT" | "STUDY" | "
   return out;
 }
 
-/** The reason a C-FIND identifier is refused, with the status PS3.4 C.4.1.1.4 gives for it. */
+/**
+ * The reason a C-FIND identifier is refused, with the status PS3.4 C.4.1.1.4 gives for it (also
+ * the base of the C-MOVE and C-GET identifier refusals, PS3.4 C.4.2.1.5).
+ */
 export class IdentifierError extends Error {
   /** DIMSE status: A900 (identifier does not match SOP class) or C000 (unable to process). */
   readonly status: number;

@@ -11,6 +11,7 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { DataElement, DataSet } from "../dataset/dataset.ts";
 import type {
+  IndexAddOptions,
   IndexedInstance,
   IndexQuery,
   InstanceIndex,
@@ -149,6 +150,9 @@ export class SqliteIndex implements InstanceIndex {
   #combinedDateTime: boolean;
   #closed = false;
   #statements = new Map<string, StatementSync>();
+  /** The configured `synchronous` level, and the one the connection is at now. */
+  #synchronous: "FULL" | "NORMAL";
+  #synchronousNow: "FULL" | "NORMAL";
 
   /** Opens (creating when missing) the database file; prefer {@linkcode openSqliteIndex}. */
   constructor(file: string, options: SqliteIndexOptions = {}) {
@@ -157,7 +161,9 @@ export class SqliteIndex implements InstanceIndex {
     this.#pageSize = options.pageSize ?? 256;
     this.#combinedDateTime = options.combinedDateTime ?? false;
     this.#db.exec("PRAGMA journal_mode = WAL");
-    this.#db.exec(`PRAGMA synchronous = ${options.durability === "normal" ? "NORMAL" : "FULL"}`);
+    this.#synchronous = options.durability === "normal" ? "NORMAL" : "FULL";
+    this.#synchronousNow = this.#synchronous;
+    this.#db.exec(`PRAGMA synchronous = ${this.#synchronous}`);
     this.#db.exec("PRAGMA busy_timeout = 5000");
     this.#db.exec(SCHEMA);
   }
@@ -172,7 +178,9 @@ export class SqliteIndex implements InstanceIndex {
     return statement;
   }
 
-  #transaction<T>(work: () => T): T {
+  /** Runs `work` in a transaction whose commit is flushed as `synchronous` says. */
+  #transaction<T>(work: () => T, synchronous = this.#synchronous): T {
+    this.#setSynchronous(synchronous);
     this.#db.exec("BEGIN IMMEDIATE");
     try {
       const result = work();
@@ -184,8 +192,13 @@ export class SqliteIndex implements InstanceIndex {
     }
   }
 
-  /** Records an instance (replacing any row with its SOP Instance UID) and its parents' attributes. */
-  add(instance: IndexedInstance): Promise<void> {
+  /**
+   * Records an instance (replacing any row with its SOP Instance UID) and its parents'
+   * attributes. With `durable: false` the commit is not flushed (WAL with synchronous=NORMAL:
+   * it survives a crash of the process, and reaches the disk at the next flushed commit or
+   * checkpoint).
+   */
+  add(instance: IndexedInstance, options: IndexAddOptions = {}): Promise<void> {
     const ds = instance.dataSet;
     const patientId = textOf(ds, UNIQUE_KEYS.PATIENT);
     const studyUid = textOf(ds, UNIQUE_KEYS.STUDY);
@@ -197,17 +210,22 @@ export class SqliteIndex implements InstanceIndex {
       ).get(instance.sopInstanceUid) as Row | undefined;
       this.#statement(
         "INSERT INTO patients (patient_id, attrs) VALUES (?, ?) " +
-          "ON CONFLICT (patient_id) DO UPDATE SET attrs = excluded.attrs",
+          "ON CONFLICT (patient_id) DO UPDATE SET attrs = excluded.attrs " +
+          // An unchanged row is not rewritten: its pages stay clean, the commit writes less.
+          "WHERE attrs IS NOT excluded.attrs",
       ).run(patientId, JSON.stringify(levelAttributes(ds, "PATIENT")));
       this.#statement(
         "INSERT INTO studies (study_uid, patient_id, attrs) VALUES (?, ?, ?) " +
           "ON CONFLICT (study_uid) DO UPDATE SET patient_id = excluded.patient_id, " +
-          "attrs = excluded.attrs",
+          "attrs = excluded.attrs " +
+          "WHERE patient_id IS NOT excluded.patient_id OR attrs IS NOT excluded.attrs",
       ).run(studyUid, patientId, JSON.stringify(levelAttributes(ds, "STUDY")));
       this.#statement(
         "INSERT INTO series (series_uid, study_uid, modality, attrs) VALUES (?, ?, ?, ?) " +
           "ON CONFLICT (series_uid) DO UPDATE SET study_uid = excluded.study_uid, " +
-          "modality = excluded.modality, attrs = excluded.attrs",
+          "modality = excluded.modality, attrs = excluded.attrs " +
+          "WHERE study_uid IS NOT excluded.study_uid OR modality IS NOT excluded.modality " +
+          "OR attrs IS NOT excluded.attrs",
       ).run(seriesUid, studyUid, modality, JSON.stringify(levelAttributes(ds, "SERIES")));
       this.#statement(
         "INSERT OR REPLACE INTO instances (sop_instance_uid, series_uid, study_uid, " +
@@ -228,8 +246,14 @@ export class SqliteIndex implements InstanceIndex {
         "DELETE FROM patients WHERE patient_id <> ? AND NOT EXISTS " +
           "(SELECT 1 FROM studies WHERE studies.patient_id = patients.patient_id)",
       ).run(patientId);
-    });
+    }, options.durable === false ? "NORMAL" : this.#synchronous);
     return Promise.resolve();
+  }
+
+  #setSynchronous(level: "FULL" | "NORMAL"): void {
+    if (level === this.#synchronousNow || this.#closed) return;
+    this.#db.exec(`PRAGMA synchronous = ${level}`);
+    this.#synchronousNow = level;
   }
 
   /** Deletes a series with no instance left, then its study and patient when empty. */

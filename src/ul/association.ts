@@ -97,7 +97,7 @@ export interface UpperLayerOptions {
   providerCheck?: (rq: AAssociateRq) => AAssociateRj | undefined;
 }
 
-const READ_SIZE = 65536;
+const READ_SIZE = 131072;
 const MAX_OTHER_PDU_LENGTH = 1 << 20;
 
 /** The upper layer state machine of one association. */
@@ -368,19 +368,15 @@ export class UpperLayerAssociation {
               this.#deliver = false;
               this.fire("Evt10", { abortReason: AbortReason.UNEXPECTED_PDU });
               break;
+            // The events are fresh objects carrying the header and data fields: handed on as
+            // they are, without a copy per PDV.
             case "pdv":
-              if (this.#deliver) {
-                this.#options.user.pdv({
-                  presentationContextId: ev.presentationContextId,
-                  isCommand: ev.isCommand,
-                  isLast: ev.isLast,
-                  length: ev.length,
-                });
-              }
+              if (this.#deliver) this.#options.user.pdv(ev);
               break;
             case "pdv-data":
               if (this.#deliver) {
-                await this.#options.user.pdvData({ bytes: ev.bytes, endOfPdv: ev.endOfPdv });
+                const waiting = this.#options.user.pdvData(ev);
+                if (waiting !== undefined) await waiting;
               }
               break;
           }

@@ -110,6 +110,8 @@ const ERROR_FIELDS = [
   "presentation-data-value-item",
 ];
 
+const EMPTY = new Uint8Array(0);
+
 /** Size of the input region offered by default. */
 const DEFAULT_INPUT = 65536;
 
@@ -220,17 +222,28 @@ export class PduStreamReader {
       const buffer = this.#codec.memory.buffer;
       const records = new Uint32Array(buffer, fn.pdata_reader_events(), count * 4);
       const input = fn.pdata_reader_input(0);
+      // The fragments of this run are copied out of the codec's memory into one new buffer,
+      // each event owning a view of it: one allocation per read instead of one per PDV.
+      let total = 0;
+      for (let i = 0; i < count * 4; i += 4) {
+        if (records[i] === EV_PDV_DATA) total += records[i + 2];
+      }
+      const slab = total > 0 ? new Uint8Array(total) : EMPTY;
+      let at = 0;
       for (let i = 0; i < count * 4; i += 4) {
         const a = records[i + 1];
         const b = records[i + 2];
         switch (records[i]) {
-          case EV_PDV_DATA:
+          case EV_PDV_DATA: {
+            slab.set(new Uint8Array(buffer, input + a, b), at);
             events.push({
               kind: "pdv-data",
-              bytes: new Uint8Array(buffer, input + a, b).slice(),
+              bytes: slab.subarray(at, at + b),
               endOfPdv: records[i + 3] === 1,
             });
+            at += b;
             break;
+          }
           case EV_PDV:
             events.push({
               kind: "pdv",
@@ -280,6 +293,7 @@ export interface PDataWriterOptions {
  */
 export class PDataWriter {
   #codec: CodecInstance;
+  #maxPduLength: number;
 
   /** Creates a writer with a codec instance of its own; throws RangeError for a max below 7. */
   constructor(options: PDataWriterOptions) {
@@ -290,7 +304,16 @@ export class PDataWriter {
       throw new RangeError(`Maximum PDU length must be 0 or at least 7, got ${effective}`);
     }
     this.#codec = newCodecInstance();
+    this.#maxPduLength = effective;
     this.#codec.fn.pdata_writer_init(effective);
+  }
+
+  /**
+   * Drops everything laid out and not yet returned (the PDU being filled), as after creation:
+   * for a message abandoned before any of its PDUs was returned.
+   */
+  reset(): void {
+    this.#codec.fn.pdata_writer_init(this.#maxPduLength);
   }
 
   /**
@@ -331,6 +354,33 @@ export class PDataWriter {
       else out.set(bytes.subarray(from, from + n), at);
     }
     return new Uint8Array(buffer, fn.pdata_writer_output(), fn.pdata_writer_output_length());
+  }
+
+  /**
+   * {@link write} then {@link flush}: the PDUs of the fragment and the PDU it leaves open, in
+   * one view (valid until the next call), so that the end of a message is one socket write.
+   */
+  writeAndFlush(
+    presentationContextId: number,
+    isCommand: boolean,
+    bytes: Uint8Array,
+    isLast: boolean,
+  ): Uint8Array {
+    const written = this.write(presentationContextId, isCommand, bytes, isLast);
+    if (written.length === 0) return this.flush();
+    // After a last fragment no byte is held back, so the flush closes the PDU being filled in
+    // place, right after the PDUs just written: one view covers both. Mid-stream, a held-back
+    // byte may start the next PDU where the written ones are: those are copied first.
+    const head = isLast ? written : written.slice();
+    const rest = this.flush();
+    if (rest.length === 0) return head;
+    if (isLast && rest.byteOffset === written.byteOffset + written.length) {
+      return new Uint8Array(rest.buffer, written.byteOffset, written.length + rest.length);
+    }
+    const out = new Uint8Array(head.length + rest.length);
+    out.set(head);
+    out.set(rest, head.length);
+    return out;
   }
 
   /**

@@ -1,5 +1,5 @@
 // A CliIo that records what a command prints, for running the CLI in-process.
-import type { CliIo } from "../../cli/main.ts";
+import { type CliIo, run } from "../../cli/main.ts";
 
 /** Recorded output of one in-process run. */
 export interface RecordingIo extends CliIo {
@@ -24,4 +24,48 @@ export function recordingIo(signal?: AbortSignal): RecordingIo {
       stderr.push(...line.split("\n"));
     },
   };
+}
+
+/**
+ * Waits until a line `io` recorded (stdout, then stderr) matches `pattern` and returns the
+ * match; throws with every recorded line after 10 s.
+ */
+export async function waitForLine(io: RecordingIo, pattern: RegExp): Promise<RegExpExecArray> {
+  const deadline = Date.now() + 10_000;
+  while (true) {
+    for (const line of [...io.stdout, ...io.stderr]) {
+      const match = pattern.exec(line);
+      if (match) return match;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `No line matching ${pattern}; got:\n${[...io.stdout, ...io.stderr].join("\n")}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * Runs `dimse scp --port 0 --host 127.0.0.1 --http off …args` in-process, waits for its
+ * "listening on" line, and runs `fn` with its port and what it prints; then stops it and
+ * resolves with its exit code.
+ */
+export async function withCliScp(
+  args: string[],
+  fn: (port: string, io: RecordingIo) => Promise<void>,
+): Promise<number> {
+  const stop = new AbortController();
+  const io = recordingIo(stop.signal);
+  const running = run(
+    ["scp", "--port", "0", "--host", "127.0.0.1", "--http", "off", ...args],
+    io,
+  );
+  try {
+    const [, port] = await waitForLine(io, /^listening on 127\.0\.0\.1:(\d+) as /);
+    await fn(port, io);
+  } finally {
+    stop.abort();
+  }
+  return await running;
 }

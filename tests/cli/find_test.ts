@@ -13,7 +13,7 @@ import { writeDataSet } from "../../src/dataset/writer.ts";
 import { TransferSyntax } from "../../src/ul/uids.ts";
 
 const MAIN = new URL("../../cli/main.ts", import.meta.url).pathname;
-import { recordingIo } from "./_io.ts";
+import { recordingIo, withCliScp } from "./_io.ts";
 import { freePort, requireDcmtk } from "../interop/_dcmtk.ts";
 import { QR_ARCHIVE, startDcmqrscp } from "../interop/_dcmqrscp.ts";
 
@@ -195,18 +195,6 @@ if (await requireDcmtk(["dcmqrscp", "dcmqridx"], "tests/cli/find_test.ts")) {
   });
 }
 
-async function scpPort(io: ReturnType<typeof recordingIo>): Promise<string> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    for (const line of [...io.stdout, ...io.stderr]) {
-      const match = /^listening on 127\.0\.0\.1:(\d+) as /.exec(line);
-      if (match) return match[1];
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`scp did not listen:\n${[...io.stdout, ...io.stderr].join("\n")}`);
-}
-
 for (const explicit of [true, false]) {
   Deno.test(`scp ${explicit ? "--worklist DIR" : "with the default <dir>/worklist"} answers find --model worklist from the items there`, async () => {
     const dir = await Deno.makeTempDir();
@@ -219,40 +207,29 @@ for (const explicit of [true, false]) {
         ScheduledProcedureStepSequence: [{ Modality: "US" }],
       })),
     );
-    const stop = new AbortController();
-    const scpIo = recordingIo(stop.signal);
-    const running = run([
-      "scp",
-      "--port",
-      "0",
-      "--host",
-      "127.0.0.1",
-      "--http",
-      "off",
-      "--dir",
-      `${dir}/store`,
-      ...(explicit ? ["--worklist", worklist] : []),
-    ], scpIo);
     try {
-      const port = await scpPort(scpIo);
-      const io = recordingIo();
-      const code = await run([
-        "find",
-        `127.0.0.1:${port}`,
-        "--model",
-        "worklist",
-        "-k",
-        "AccessionNumber",
-        "-k",
-        "ScheduledProcedureStepSequence[0].Modality=US",
-      ], io);
-      assert.equal(code, 0, io.stderr.join("\n"));
-      assert.deepEqual(io.stdout, [
-        "AccessionNumber=SCPACC ScheduledProcedureStepSequence[0].Modality=US",
-      ]);
+      await withCliScp([
+        "--dir",
+        `${dir}/store`,
+        ...(explicit ? ["--worklist", worklist] : []),
+      ], async (port) => {
+        const io = recordingIo();
+        const code = await run([
+          "find",
+          `127.0.0.1:${port}`,
+          "--model",
+          "worklist",
+          "-k",
+          "AccessionNumber",
+          "-k",
+          "ScheduledProcedureStepSequence[0].Modality=US",
+        ], io);
+        assert.equal(code, 0, io.stderr.join("\n"));
+        assert.deepEqual(io.stdout, [
+          "AccessionNumber=SCPACC ScheduledProcedureStepSequence[0].Modality=US",
+        ]);
+      });
     } finally {
-      stop.abort();
-      await running;
       await Deno.remove(dir, { recursive: true });
     }
   });

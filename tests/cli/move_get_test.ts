@@ -4,14 +4,10 @@
 import assert from "node:assert/strict";
 import { main as move } from "../../cli/commands/move.ts";
 import { main as get } from "../../cli/commands/get.ts";
-import { recordingIo } from "./_io.ts";
-import { freePort, requireDcmtk, startDcmtkServer } from "../interop/_dcmtk.ts";
-import {
-  type Dcmqrscp,
-  QR_ARCHIVE,
-  type QrDestination,
-  startDcmqrscp,
-} from "../interop/_dcmqrscp.ts";
+import { type RecordingIo, recordingIo } from "./_io.ts";
+import { freePort, requireDcmtk, withStorescp } from "../interop/_dcmtk.ts";
+import { type Dcmqrscp, QR_ARCHIVE, withDcmqrscp } from "../interop/_dcmqrscp.ts";
+import { withTempDir } from "../_helpers/temp_dir.ts";
 
 const STUDY1 = QR_ARCHIVE[0].study;
 const STUDY1_COUNT = QR_ARCHIVE.filter((i) => i.study === STUDY1).length;
@@ -22,16 +18,22 @@ async function files(dir: string): Promise<string[]> {
   return names.sort();
 }
 
-async function withArchive(
-  destinations: QrDestination[],
-  body: (server: Dcmqrscp) => Promise<void>,
-): Promise<void> {
-  const server = await startDcmqrscp(destinations);
-  try {
-    await body(server);
-  } finally {
-    await server.stop();
-  }
+/** The first arguments of a command to the archive: its address and AE title. */
+function archiveArgs(server: Dcmqrscp): string[] {
+  return [`127.0.0.1:${server.port}`, "--aec", "QRSCP"];
+}
+
+/** `dimse move` of study 1 from the archive to `destination`. */
+function moveStudy1(server: Dcmqrscp, destination: string, io: RecordingIo): Promise<number> {
+  return move([
+    ...archiveArgs(server),
+    "--dest",
+    destination,
+    "--level",
+    "STUDY",
+    "-k",
+    `StudyInstanceUID=${STUDY1}`,
+  ], io);
 }
 
 Deno.test("move without --dest and get without --dir exit 2 with one line", async () => {
@@ -54,22 +56,10 @@ Deno.test("move without --dest and get without --dir exit 2 with one line", asyn
 
 if (await requireDcmtk(["dcmqrscp", "dcmqridx", "storescp"], "tests/cli/move_get_test.ts")) {
   Deno.test("DCMTK: move --dest of a study to a storescp exits 0 with a summary of 5 completed, and storescp has the files", async () => {
-    const received = await Deno.makeTempDir();
-    const storescp = await startDcmtkServer("storescp", ["-aet", "DEST", "-od", received]);
-    try {
-      await withArchive([{ aeTitle: "DEST", port: storescp.port }], async (server) => {
+    await withStorescp("DEST", async (storescp, received) => {
+      await withDcmqrscp([{ aeTitle: "DEST", port: storescp.port }], async (server) => {
         const io = recordingIo();
-        const code = await move([
-          `127.0.0.1:${server.port}`,
-          "--aec",
-          "QRSCP",
-          "--dest",
-          "DEST",
-          "--level",
-          "STUDY",
-          "-k",
-          `StudyInstanceUID=${STUDY1}`,
-        ], io);
+        const code = await moveStudy1(server, "DEST", io);
         assert.equal(code, 0, io.stderr.join("\n") + io.stdout.join("\n"));
         assert.match(
           io.stdout.join("\n"),
@@ -79,26 +69,13 @@ if (await requireDcmtk(["dcmqrscp", "dcmqridx", "storescp"], "tests/cli/move_get
         );
         assert.equal((await files(received)).length, STUDY1_COUNT);
       });
-    } finally {
-      await storescp.stop();
-      await Deno.remove(received, { recursive: true });
-    }
+    });
   });
 
   Deno.test("DCMTK: move to a destination that is down reports it and exits 1", async () => {
-    await withArchive([{ aeTitle: "DOWN", port: freePort() }], async (server) => {
+    await withDcmqrscp([{ aeTitle: "DOWN", port: freePort() }], async (server) => {
       const io = recordingIo();
-      const code = await move([
-        `127.0.0.1:${server.port}`,
-        "--aec",
-        "QRSCP",
-        "--dest",
-        "DOWN",
-        "--level",
-        "STUDY",
-        "-k",
-        `StudyInstanceUID=${STUDY1}`,
-      ], io);
+      const code = await moveStudy1(server, "DOWN", io);
       assert.equal(code, 1);
       assert.match(io.stdout.join("\n"), /move from .* to DOWN: .*completed 0/);
       const failedLines = io.stderr.filter((l) =>
@@ -110,36 +87,22 @@ if (await requireDcmtk(["dcmqrscp", "dcmqridx", "storescp"], "tests/cli/move_get
   });
 
   Deno.test("DCMTK: move to an unknown AE title exits 1 with status 0xA801 in the summary", async () => {
-    await withArchive([], async (server) => {
+    await withDcmqrscp([], async (server) => {
       const io = recordingIo();
-      const code = await move([
-        `127.0.0.1:${server.port}`,
-        "--aec",
-        "QRSCP",
-        "--dest",
-        "NOWHERE",
-        "--level",
-        "STUDY",
-        "-k",
-        `StudyInstanceUID=${STUDY1}`,
-      ], io);
+      const code = await moveStudy1(server, "NOWHERE", io);
       assert.equal(code, 1);
       assert.match(io.stdout.join("\n"), /status 0xA801/);
     });
   });
 
   Deno.test("DCMTK: move interrupted at once (io.signal already aborted) sends C-CANCEL, releases, and the exit code follows the outcome", async () => {
-    const received = await Deno.makeTempDir();
-    const storescp = await startDcmtkServer("storescp", ["-aet", "DEST", "-od", received]);
-    try {
-      await withArchive([{ aeTitle: "DEST", port: storescp.port }], async (server) => {
+    await withStorescp("DEST", async (storescp) => {
+      await withDcmqrscp([{ aeTitle: "DEST", port: storescp.port }], async (server) => {
         const controller = new AbortController();
         controller.abort();
         const io = recordingIo(controller.signal);
         const code = await move([
-          `127.0.0.1:${server.port}`,
-          "--aec",
-          "QRSCP",
+          ...archiveArgs(server),
           "--dest",
           "DEST",
           "--level",
@@ -156,22 +119,16 @@ if (await requireDcmtk(["dcmqrscp", "dcmqridx", "storescp"], "tests/cli/move_get
           assert.match(summary, /completed 6, failed 0/);
         }
       });
-    } finally {
-      await storescp.stop();
-      await Deno.remove(received, { recursive: true });
-    }
+    });
   });
 
   Deno.test("DCMTK: get --dir of one series writes its instances as <SOP Instance UID>.dcm and exits 0", async () => {
-    await withArchive([], async (server) => {
-      const out = await Deno.makeTempDir();
-      try {
+    await withDcmqrscp([], async (server) => {
+      await withTempDir(async (out) => {
         const series = QR_ARCHIVE[3].series;
         const io = recordingIo();
         const code = await get([
-          `127.0.0.1:${server.port}`,
-          "--aec",
-          "QRSCP",
+          ...archiveArgs(server),
           "--dir",
           `${out}/new`,
           "--level",
@@ -190,21 +147,16 @@ if (await requireDcmtk(["dcmqrscp", "dcmqridx", "storescp"], "tests/cli/move_get
           io.stdout.join("\n"),
           /get from QRSCP@.* completed 2, failed 0, warning 0; status 0x0000/,
         );
-      } finally {
-        await Deno.remove(out, { recursive: true });
-      }
+      });
     });
   });
 
   Deno.test("DCMTK: get proposing only MR Image Storage (--sop-class) fails the CT instances of a study and exits 1", async () => {
-    await withArchive([], async (server) => {
-      const out = await Deno.makeTempDir();
-      try {
+    await withDcmqrscp([], async (server) => {
+      await withTempDir(async (out) => {
         const io = recordingIo();
         const code = await get([
-          `127.0.0.1:${server.port}`,
-          "--aec",
-          "QRSCP",
+          ...archiveArgs(server),
           "--dir",
           out,
           "--sop-class",
@@ -217,9 +169,7 @@ if (await requireDcmtk(["dcmqrscp", "dcmqridx", "storescp"], "tests/cli/move_get
         assert.equal(code, 1);
         assert.equal((await files(out)).length, 2);
         assert.match(io.stdout.join("\n"), /completed 2, failed 3/);
-      } finally {
-        await Deno.remove(out, { recursive: true });
-      }
+      });
     });
   });
 }

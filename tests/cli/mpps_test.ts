@@ -1,42 +1,15 @@
 import assert from "node:assert/strict";
 import { run } from "../../cli/main.ts";
 import { fromJson } from "../../src/dataset/dataset.ts";
-import { recordingIo } from "./_io.ts";
-import type { RecordingIo } from "./_io.ts";
-
-async function waitForLine(io: RecordingIo, pattern: RegExp): Promise<RegExpExecArray> {
-  const deadline = Date.now() + 10_000;
-  while (true) {
-    for (const line of [...io.stdout, ...io.stderr]) {
-      const match = pattern.exec(line);
-      if (match) return match;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `No line matching ${pattern}; got:\n${io.stdout.concat(io.stderr).join("\n")}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { recordingIo, withCliScp } from "./_io.ts";
+import { withTempDir } from "../_helpers/temp_dir.ts";
 
 /** Runs `dimse scp` in-process on a free port with a fresh store; stops it afterwards. */
 async function withScp(fn: (target: string, dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "dimse-cli-mpps-" });
-  const stop = new AbortController();
-  const io = recordingIo(stop.signal);
-  const running = run(
-    ["scp", "--port", "0", "--host", "127.0.0.1", "--http", "off", "--dir", dir],
-    io,
-  );
-  try {
-    const [, port] = await waitForLine(io, /^listening on 127\.0\.0\.1:(\d+) as DIMSE$/);
-    await fn(`127.0.0.1:${port}`, dir);
-  } finally {
-    stop.abort();
-    assert.equal(await running, 0);
-    await Deno.remove(dir, { recursive: true });
-  }
+  await withTempDir(async (dir) => {
+    const code = await withCliScp(["--dir", dir], (port) => fn(`127.0.0.1:${port}`, dir));
+    assert.equal(code, 0);
+  }, { prefix: "dimse-cli-mpps-" });
 }
 
 Deno.test("mpps --help prints usage on stdout and exits 0", async () => {

@@ -1,25 +1,9 @@
 import assert from "node:assert/strict";
 import { run } from "../../cli/main.ts";
-import { recordingIo } from "./_io.ts";
-import type { RecordingIo } from "./_io.ts";
+import { Association } from "../../src/client.ts";
+import { recordingIo, waitForLine, withCliScp } from "./_io.ts";
 
 const MAIN = new URL("../../cli/main.ts", import.meta.url).pathname;
-
-async function waitForLine(io: RecordingIo, pattern: RegExp): Promise<RegExpExecArray> {
-  const deadline = Date.now() + 10_000;
-  while (true) {
-    for (const line of [...io.stdout, ...io.stderr]) {
-      const match = pattern.exec(line);
-      if (match) return match;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `No line matching ${pattern}; got:\n${[...io.stdout, ...io.stderr].join("\n")}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 Deno.test("scp --help prints usage on stdout and exits 0", async () => {
   const io = recordingIo();
@@ -86,14 +70,7 @@ Deno.test("scp answers C-ECHO, logs the association, serves /health, and exits 0
 });
 
 Deno.test("scp with --allow rejects other calling AE titles and logs the reason", async () => {
-  const stop = new AbortController();
-  const io = recordingIo(stop.signal);
-  const running = run(
-    ["scp", "--port", "0", "--host", "127.0.0.1", "--http", "off", "--allow", "FRIEND"],
-    io,
-  );
-  try {
-    const [, port] = await waitForLine(io, /^listening on 127\.0\.0\.1:(\d+) as DIMSE$/);
+  const code = await withCliScp(["--allow", "FRIEND"], async (port, io) => {
     assert.ok(!io.stdout.some((l) => l.startsWith("status on")), "--http off serves nothing");
     const stranger = recordingIo();
     assert.equal(await run(["echo", `127.0.0.1:${port}`, "--aet", "STRANGER"], stranger), 1);
@@ -104,10 +81,8 @@ Deno.test("scp with --allow rejects other calling AE titles and logs the reason"
     );
     const friend = recordingIo();
     assert.equal(await run(["echo", `127.0.0.1:${port}`, "--aet", "FRIEND"], friend), 0);
-  } finally {
-    stop.abort();
-  }
-  assert.equal(await running, 0);
+  });
+  assert.equal(code, 0);
 });
 
 Deno.test("scp reads --config and the command line wins over it", async () => {
@@ -162,3 +137,24 @@ Deno.test("scp as a process closes gracefully on SIGTERM and exits 0", async () 
   assert.equal(io.stdout.at(-1), "closed");
   assert.match(stderr, /association released: DIMSE-SCU@127\.0\.0\.1:\d+ -> ANY-SCP/);
 });
+
+for (const [args, performed] of [[[], 16], [["--window", "3"], 3]] as const) {
+  Deno.test(`scp ${args.join(" ") || "(default)"} performs up to ${performed} operations at once when the requestor proposes a window`, async () => {
+    const code = await withCliScp([...args], async (port) => {
+      const proposing = await Association.connect({
+        host: "127.0.0.1",
+        port: Number(port),
+        asyncOpsWindow: { maxOperationsInvoked: 64, maxOperationsPerformed: 64 },
+      });
+      // PS3.7 D.3.3.3: the A-ASSOCIATE-AC holds the requestor's side: it invokes up to our
+      // performed limit and performs up to what we invoke (one).
+      assert.equal(proposing.negotiated.maxOperationsInvoked, performed);
+      assert.equal(proposing.negotiated.maxOperationsPerformed, 1);
+      await proposing.release();
+      const plain = await Association.connect({ host: "127.0.0.1", port: Number(port) });
+      assert.equal(plain.negotiated.maxOperationsInvoked, 1);
+      await plain.release();
+    });
+    assert.equal(code, 0);
+  });
+}

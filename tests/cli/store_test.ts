@@ -188,3 +188,54 @@ Deno.test("the progress bar redraws one line with \\r at most every 100 ms, with
   assert.equal(formatBytes(1536), "1.5 KiB");
   assert.equal(formatBytes(3 * 1073741824), "3.0 GiB");
 });
+
+Deno.test("store --window N keeps up to N C-STOREs outstanding with an SCP that accepts a window, and --window 1 sends one at a time", async () => {
+  const dir = await Deno.makeTempDir();
+  let active = 0;
+  let mostActive = 0;
+  const received = new Set<string>();
+  const scp = new Scp({
+    aeTitle: "DIMSE",
+    port: 0,
+    hostname: "127.0.0.1",
+    asyncOpsWindow: { maxOperationsInvoked: 1, maxOperationsPerformed: 8 },
+    services: [
+      storageHandler(async (instance) => {
+        active++;
+        mostActive = Math.max(mostActive, active);
+        await new Promise((resolve) => setTimeout(resolve, 15));
+        for await (const _ of instance.dataSet) { /* drained */ }
+        received.add(instance.sopInstanceUid);
+        active--;
+        return 0;
+      }),
+    ],
+  });
+  await scp.listen();
+  try {
+    const base = await Deno.readFile(FIXTURE);
+    const header = await readPart10Header([base]);
+    for (let i = 0; i < 10; i++) {
+      const dataSet: DataSet = {
+        "00080016": { vr: "UI", Value: [String(header.meta["00020002"].Value![0])] },
+        "00080018": { vr: "UI", Value: [`1.2.826.0.1.3680043.10.1.950.${i}`] },
+        "00100010": { vr: "PN", Value: [{ Alphabetic: `Window^${i}` }] },
+      };
+      await Deno.writeFile(`${dir}/${i}.dcm`, await writePart10(dataSet));
+    }
+    for (const [window, expected] of [["4", 4], ["1", 1]] as const) {
+      mostActive = 0;
+      received.clear();
+      const io = recordingIo();
+      const code = await main([`127.0.0.1:${scp.port}`, dir, "--window", window], io);
+      assert.equal(code, 0, io.stderr.join("\n"));
+      assert.match(io.stdout.join("\n"), /stored 10 instance\(s\).*; 0 failed/);
+      assert.equal(received.size, 10);
+      assert.equal(mostActive, expected, `--window ${window}`);
+    }
+    assert.equal(await main([`127.0.0.1:${scp.port}`, dir, "--window", "0"], recordingIo()), 2);
+  } finally {
+    await scp.close({ timeoutMs: 1000 });
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -9,6 +9,7 @@ import {
 } from "../../src/dataset/transfer_syntax.ts";
 import { dcmtkAvailable, dumpLines, parseDcmdump, runDcmtk } from "./_dcmdump.ts";
 import { everyVrDataSet } from "./_every_vr.ts";
+import { withTempDir } from "../_helpers/temp_dir.ts";
 
 const DCMTK = dcmtkAvailable();
 
@@ -72,8 +73,7 @@ for (const [name, option] of DUMP_OPTIONS) {
       } lengths reads as dcmdump shows it (DCMTK)`,
       ignore: !DCMTK,
       async fn() {
-        const dir = await Deno.makeTempDir();
-        try {
+        await withTempDir(async (dir) => {
           await Deno.writeTextFile(`${dir}/in.dump`, DUMP);
           const made = await runDcmtk("dump2dcm", [
             "-q",
@@ -87,9 +87,7 @@ for (const [name, option] of DUMP_OPTIONS) {
           assert.equal(shown.code, 0, shown.stderr);
           const file = await readWholePart10(Deno.openSync(`${dir}/in.dcm`).readable);
           assert.deepEqual(dumpLines(file.dataSet), parseDcmdump(shown.stdout));
-        } finally {
-          await Deno.remove(dir, { recursive: true });
-        }
+        });
       },
     });
   }
@@ -109,8 +107,7 @@ for (const [name, uid] of WRITE_SYNTAXES) {
         `our ${name} Part 10 file with ${sequenceLength} length sequences passes dcmdump -E with the same values (DCMTK)`,
       ignore: !DCMTK,
       async fn() {
-        const dir = await Deno.makeTempDir();
-        try {
+        await withTempDir(async (dir) => {
           const dataSet = everyVrDataSet();
           const bytes = await writePart10(dataSet, {
             transferSyntaxUid: uid,
@@ -131,9 +128,7 @@ for (const [name, uid] of WRITE_SYNTAXES) {
             line
           );
           assert.deepEqual(parseDcmdump(shown.stdout), expected);
-        } finally {
-          await Deno.remove(dir, { recursive: true });
-        }
+        });
       },
     });
   }

@@ -18,6 +18,7 @@ import { writeDataSet } from "../../src/dataset/writer.ts";
 import { IMPLEMENTATION_CLASS_UID } from "../../src/ul/uids.ts";
 import { dcmtkAvailable, dumpLines, parseDcmdump, runDcmtk } from "./_dcmdump.ts";
 import { everyVrDataSet } from "./_every_vr.ts";
+import { withTempDir } from "../_helpers/temp_dir.ts";
 
 const DCMTK = dcmtkAvailable();
 
@@ -106,8 +107,7 @@ Deno.test({
     "file meta written alone, followed by a separately streamed data set, is a file dcmdump -E accepts (DCMTK)",
   ignore: !DCMTK,
   async fn() {
-    const dir = await Deno.makeTempDir();
-    try {
+    await withTempDir(async (dir) => {
       const dataSet = everyVrDataSet();
       const meta = encodeFileMetaInformation({
         mediaStorageSopClassUid: "1.2.840.10008.5.1.4.1.1.7",
@@ -124,9 +124,7 @@ Deno.test({
       assert.match(shown.stdout, /\(0002,0000\) UL \d+/);
       assert.match(shown.stdout, /\(0002,0001\) OB 00\\01/);
       assert.deepEqual(parseDcmdump(shown.stdout), dumpLines(dataSet));
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   },
 });
 
@@ -135,8 +133,7 @@ Deno.test({
     "a dataset-only file written by dcmconv -F is read with its transfer syntax guessed (DCMTK)",
   ignore: !DCMTK,
   async fn() {
-    const dir = await Deno.makeTempDir();
-    try {
+    await withTempDir(async (dir) => {
       const dataSet = everyVrDataSet();
       await Deno.writeFile(
         `${dir}/in.dcm`,
@@ -147,8 +144,6 @@ Deno.test({
       const read = await readWholePart10(Deno.openSync(`${dir}/bare.dcm`).readable);
       assert.equal(read.transferSyntax.uid, ExplicitVrLittleEndian);
       assert.deepEqual(sortDataSet(read.dataSet), sortDataSet(dataSet));
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   },
 });

@@ -20,6 +20,7 @@ import { toBase64 } from "../../src/dataset/value.ts";
 import { concatBytes, writeDataSet } from "../../src/dataset/writer.ts";
 import { dcmtkAvailable, parseDcmdump, runDcmtk } from "./_dcmdump.ts";
 import { everyVrDataSet } from "./_every_vr.ts";
+import { withTempDir } from "../_helpers/temp_dir.ts";
 
 const DCMTK = dcmtkAvailable();
 
@@ -227,8 +228,7 @@ for (const from of TARGETS) {
       } and back shows in dcmdump as dcmconv's conversion and the source (DCMTK)`,
       ignore: !DCMTK,
       async fn() {
-        const dir = await Deno.makeTempDir();
-        try {
+        await withTempDir(async (dir) => {
           const file = await writePart10(testDataSet(), {
             transferSyntaxUid: from,
             sequenceLength: "defined",
@@ -255,9 +255,7 @@ for (const from of TARGETS) {
             await dcmconv(`${dir}/theirs.dcm`, from, `${dir}/theirs_back.dcm`);
             assert.deepEqual(await dump(`${dir}/back.dcm`), await dump(`${dir}/theirs_back.dcm`));
           }
-        } finally {
-          await Deno.remove(dir, { recursive: true });
-        }
+        });
       },
     });
   }

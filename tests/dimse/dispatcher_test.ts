@@ -2,11 +2,12 @@ import assert from "node:assert/strict";
 import { Association } from "../../src/client.ts";
 import { CommandField } from "../../src/dimse/command.ts";
 import { Status } from "../../src/dimse/status.ts";
-import { Scp } from "../../src/scp.ts";
+import type { Scp } from "../../src/scp.ts";
 import type { Service, ServiceRequest } from "../../src/services/service.ts";
 import { verification } from "../../src/services/verification.ts";
 import { TransferSyntax, VERIFICATION_SOP_CLASS } from "../../src/ul/uids.ts";
 import { aAbort, associateRaw, cEchoRqCommand, pDataTf } from "../peers/raw_peer.ts";
+import { startLocalScp } from "../_helpers/local_scp.ts";
 
 const TEST_SOP_CLASS = "1.2.826.0.1.3680043.10.1.1";
 const IMPLICIT = [TransferSyntax.IMPLICIT_VR_LITTLE_ENDIAN];
@@ -32,24 +33,11 @@ function slowFirstEcho(record: { concurrent: number; max: number }): Service {
   };
 }
 
-async function scpWith(services: Service[], window?: [number, number]): Promise<Scp> {
-  const scp = new Scp({
-    aeTitle: "DIMSE",
-    port: 0,
-    hostname: "127.0.0.1",
-    services,
-    asyncOpsWindow: window
-      ? { maxOperationsInvoked: window[0], maxOperationsPerformed: window[1] }
-      : undefined,
-    timeouts: { artim: 500 },
-  });
-  await scp.listen();
-  return scp;
-}
-
 Deno.test("three outstanding C-ECHO requests are matched even when answered out of order", async () => {
   const record = { concurrent: 0, max: 0 };
-  const scp = await scpWith([slowFirstEcho(record)], [5, 5]);
+  const scp = await startLocalScp([slowFirstEcho(record)], {
+    asyncOpsWindow: { maxOperationsInvoked: 5, maxOperationsPerformed: 5 },
+  });
   const assoc = await Association.connect({
     host: "127.0.0.1",
     port: scp.port,
@@ -78,7 +66,7 @@ Deno.test("three outstanding C-ECHO requests are matched even when answered out 
 
 Deno.test("in synchronous mode (window 1/1) only one operation is outstanding at a time", async () => {
   const record = { concurrent: 0, max: 0 };
-  const scp = await scpWith([slowFirstEcho(record)]);
+  const scp = await startLocalScp([slowFirstEcho(record)]);
   const assoc = await Association.connect({ host: "127.0.0.1", port: scp.port });
   assert.equal(assoc.negotiated.maxOperationsInvoked, 1);
   let maxOutstanding = 0;
@@ -97,7 +85,7 @@ Deno.test("in synchronous mode (window 1/1) only one operation is outstanding at
 
 Deno.test("a request beyond the performing window is answered with A-ABORT reason 2", async () => {
   const record = { concurrent: 0, max: 0 };
-  const scp = await scpWith([slowFirstEcho(record)]);
+  const scp = await startLocalScp([slowFirstEcho(record)]);
   const peer = await associateRaw(scp.port);
   await peer.send(pDataTf(1, true, true, cEchoRqCommand(1)));
   await peer.send(pDataTf(1, true, true, cEchoRqCommand(2)));
@@ -133,7 +121,7 @@ function pendingService(): Service {
 }
 
 Deno.test("pending responses are delivered before the final one, with their data sets", async () => {
-  const scp = await scpWith([pendingService()]);
+  const scp = await startLocalScp([pendingService()]);
   const assoc = await Association.connect({
     host: "127.0.0.1",
     port: scp.port,
@@ -175,7 +163,7 @@ Deno.test("C-CANCEL-RQ reaches the operation with that Message ID", async () => 
       return { status: Status.CANCEL };
     },
   };
-  const scp = await scpWith([service]);
+  const scp = await startLocalScp([service]);
   const assoc = await Association.connect({
     host: "127.0.0.1",
     port: scp.port,
@@ -199,7 +187,7 @@ Deno.test("C-CANCEL-RQ reaches the operation with that Message ID", async () => 
 });
 
 Deno.test("a PDV interleaving another presentation context is answered with A-ABORT reason 2", async () => {
-  const scp = await scpWith([verification()]);
+  const scp = await startLocalScp([verification()]);
   const peer = await associateRaw(scp.port, { presentationContextIds: [1, 3] });
   const command = cEchoRqCommand(1);
   await peer.send(pDataTf(1, true, false, command.subarray(0, 10)));
@@ -212,7 +200,7 @@ Deno.test("a PDV interleaving another presentation context is answered with A-AB
 });
 
 Deno.test("a data set fragment before any command is answered with A-ABORT reason 2", async () => {
-  const scp = await scpWith([verification()]);
+  const scp = await startLocalScp([verification()]);
   const peer = await associateRaw(scp.port);
   await peer.send(pDataTf(1, false, true, new Uint8Array(4)));
   const answer = await peer.readPduOfType(0x07);
@@ -222,7 +210,7 @@ Deno.test("a data set fragment before any command is answered with A-ABORT reaso
 });
 
 Deno.test("a PDV on a presentation context that was not accepted is answered with A-ABORT reason 6", async () => {
-  const scp = await scpWith([verification()]);
+  const scp = await startLocalScp([verification()]);
   const peer = await associateRaw(scp.port);
   await peer.send(pDataTf(5, true, true, cEchoRqCommand(1)));
   const answer = await peer.readPduOfType(0x07);
@@ -232,7 +220,7 @@ Deno.test("a PDV on a presentation context that was not accepted is answered wit
 });
 
 Deno.test("a command set fragmented over several PDVs is reassembled and answered", async () => {
-  const scp = await scpWith([verification()]);
+  const scp = await startLocalScp([verification()]);
   const peer = await associateRaw(scp.port);
   const command = cEchoRqCommand(9);
   await peer.send(pDataTf(1, true, false, command.subarray(0, 7)));
@@ -271,7 +259,7 @@ Deno.test("a 64 MiB data set streams to a paused consumer with backpressure, not
       return { status: Status.SUCCESS };
     },
   };
-  scp = await scpWith([service]);
+  scp = await startLocalScp([service]);
   const assoc = await Association.connect({
     host: "127.0.0.1",
     port: scp.port,

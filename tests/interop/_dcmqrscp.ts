@@ -165,3 +165,22 @@ export async function startDcmqrscp(destinations: QrDestination[] = []): Promise
     },
   };
 }
+
+/**
+ * Runs `body` with a dcmqrscp over the archive that knows `destinations`; stops it after, and
+ * prints its output when `body` fails.
+ */
+export async function withDcmqrscp(
+  destinations: QrDestination[],
+  body: (server: Dcmqrscp) => Promise<void>,
+): Promise<void> {
+  const server = await startDcmqrscp(destinations);
+  try {
+    await body(server);
+  } catch (error) {
+    console.error(`dcmqrscp output:\n${server.output()}`);
+    throw error;
+  } finally {
+    await server.stop();
+  }
+}

@@ -1,5 +1,6 @@
 // Finding and running DCMTK tools for the interop tests. When a tool is missing the tests that
 // need it are skipped with a loud banner; under CI=true a missing tool is a failing test.
+import assert from "node:assert/strict";
 
 /** The outcome of one DCMTK tool run. */
 export interface DcmtkResult {
@@ -169,4 +170,45 @@ export async function startDcmtkServer(
     }
   }
   return { port, output: () => text, stop };
+}
+
+/**
+ * Runs `body` with a DCMTK storescp, called `aeTitle`, that writes what it receives into a new
+ * temporary folder; stops it and removes the folder after.
+ */
+export async function withStorescp(
+  aeTitle: string,
+  body: (storescp: DcmtkServer, dir: string) => Promise<void>,
+  options: { prefix?: string } = {},
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: options.prefix });
+  const storescp = await startDcmtkServer("storescp", ["-aet", aeTitle, "-od", dir]);
+  try {
+    await body(storescp, dir);
+  } finally {
+    await storescp.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** dcmdump of the data set (no file meta group), one line per element, for comparison. */
+export async function dumpDataSet(path: string): Promise<string[]> {
+  const result = await runDcmtk("dcmdump", ["-q", "+L", path]);
+  assert.equal(result.code, 0, result.stderr);
+  const lines = result.stdout.split("\n")
+    .filter((l) => /^\s*\(/.test(l) && !/^\s*\(0002,/.test(l))
+    .map((l) => l.replace(/\s+#.*$/, ""));
+  assert.ok(lines.some((l) => l.startsWith("(0008,0018)")), `dcmdump of ${path}`);
+  return lines;
+}
+
+/** Timeouts DCMTK SCUs run with here: 10 s each to connect, for ACSE and for DIMSE. */
+export const SCU_TIMEOUTS: readonly string[] = ["-to", "10", "-ta", "10", "-td", "10"];
+
+/**
+ * A function that registers tests named `DCMTK: …`, skipped unless `enabled` (the answer of
+ * {@linkcode requireDcmtk}, which under CI=true fails instead of skipping).
+ */
+export function interopTest(enabled: boolean): (name: string, fn: () => Promise<void>) => void {
+  return (name, fn) => Deno.test({ name: `DCMTK: ${name}`, ignore: !enabled, fn });
 }

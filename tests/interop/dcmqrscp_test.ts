@@ -12,8 +12,10 @@ import {
   type SubOperationProgress,
 } from "../../src/services/query_retrieve_scu.ts";
 import { TransferSyntax } from "../../src/ul/uids.ts";
-import { freePort, requireDcmtk, startDcmtkServer } from "./_dcmtk.ts";
-import { type Dcmqrscp, QR_ARCHIVE, type QrDestination, startDcmqrscp } from "./_dcmqrscp.ts";
+import { freePort, requireDcmtk, withStorescp } from "./_dcmtk.ts";
+import { type Dcmqrscp, QR_ARCHIVE, withDcmqrscp } from "./_dcmqrscp.ts";
+import { drainAbortingAfter } from "../_helpers/abort_after.ts";
+import { withTempDir } from "../_helpers/temp_dir.ts";
 
 const TS = [TransferSyntax.EXPLICIT_VR_LITTLE_ENDIAN, TransferSyntax.IMPLICIT_VR_LITTLE_ENDIAN];
 const STUDY1 = QR_ARCHIVE[0].study;
@@ -38,21 +40,6 @@ function connect(server: Dcmqrscp, abstractSyntaxes: string[]): Promise<Associat
   });
 }
 
-async function withArchive(
-  destinations: QrDestination[],
-  body: (server: Dcmqrscp) => Promise<void>,
-): Promise<void> {
-  const server = await startDcmqrscp(destinations);
-  try {
-    await body(server);
-  } catch (error) {
-    console.error(`dcmqrscp output:\n${server.output()}`);
-    throw error;
-  } finally {
-    await server.stop();
-  }
-}
-
 async function countFiles(dir: string): Promise<number> {
   let n = 0;
   for await (const entry of Deno.readDir(dir)) if (entry.isFile) n++;
@@ -61,7 +48,7 @@ async function countFiles(dir: string): Promise<number> {
 
 if (await requireDcmtk(["dcmqrscp", "dcmqridx", "storescp"], "tests/interop/dcmqrscp_test.ts")) {
   Deno.test("DCMTK: find at STUDY level (study root) yields each of the 3 studies of dcmqrscp with the return keys asked", async () => {
-    await withArchive([], async (server) => {
+    await withDcmqrscp([], async (server) => {
       const assoc = await connect(server, [QueryRetrieveSopClass.STUDY_ROOT_FIND]);
       const matches: DataSet[] = [];
       const iterator = assoc.find("study", { StudyInstanceUID: "", PatientName: "" }, {
@@ -89,7 +76,7 @@ if (await requireDcmtk(["dcmqrscp", "dcmqridx", "storescp"], "tests/interop/dcmq
   });
 
   Deno.test("DCMTK: find at IMAGE level within one series (keyword query with a wildcard) yields its 3 instances; PATIENT level yields 2 patients", async () => {
-    await withArchive([], async (server) => {
+    await withDcmqrscp([], async (server) => {
       const assoc = await connect(server, [
         QueryRetrieveSopClass.STUDY_ROOT_FIND,
         QueryRetrieveSopClass.PATIENT_ROOT_FIND,
@@ -120,7 +107,7 @@ if (await requireDcmtk(["dcmqrscp", "dcmqridx", "storescp"], "tests/interop/dcmq
   });
 
   Deno.test("DCMTK: breaking out of a find after the first match sends C-CANCEL and the association stays usable", async () => {
-    await withArchive([], async (server) => {
+    await withDcmqrscp([], async (server) => {
       const assoc = await connect(server, [QueryRetrieveSopClass.STUDY_ROOT_FIND]);
       let seen = 0;
       for await (const _ of assoc.find("study", { StudyInstanceUID: "" }, { level: "SERIES" })) {
@@ -140,24 +127,14 @@ if (await requireDcmtk(["dcmqrscp", "dcmqridx", "storescp"], "tests/interop/dcmq
   });
 
   Deno.test("DCMTK: a find whose signal aborts after the first match ends with Cancel (FE00) or success, never a failure", async () => {
-    await withArchive([], async (server) => {
+    await withDcmqrscp([], async (server) => {
       const assoc = await connect(server, [QueryRetrieveSopClass.STUDY_ROOT_FIND]);
       const controller = new AbortController();
       const iterator = assoc.find("study", { SeriesInstanceUID: "", StudyInstanceUID: STUDY1 }, {
         level: "SERIES",
         signal: controller.signal,
       });
-      let count = 0;
-      let result;
-      while (true) {
-        const next = await iterator.next();
-        if (next.done) {
-          result = next.value;
-          break;
-        }
-        count++;
-        controller.abort();
-      }
+      const { count, result } = await drainAbortingAfter(iterator, controller, 1);
       await assoc.release();
       assert.ok(count >= 1 && count <= 2);
       assert.ok([0x0000, 0xfe00].includes(result.status), `status ${result.status.toString(16)}`);
@@ -165,7 +142,7 @@ if (await requireDcmtk(["dcmqrscp", "dcmqridx", "storescp"], "tests/interop/dcmq
   });
 
   Deno.test("DCMTK: find with a query dcmqrscp cannot take (no Query/Retrieve Level) throws QueryFailedError with its failure status", async () => {
-    await withArchive([], async (server) => {
+    await withDcmqrscp([], async (server) => {
       const assoc = await connect(server, [QueryRetrieveSopClass.STUDY_ROOT_FIND]);
       await assert.rejects(
         async () => {
@@ -184,10 +161,8 @@ if (await requireDcmtk(["dcmqrscp", "dcmqridx", "storescp"], "tests/interop/dcmq
   });
 
   Deno.test("DCMTK: move of a study to a storescp destination reports progress and completes all 5 instances, which storescp wrote", async () => {
-    const received = await Deno.makeTempDir();
-    const storescp = await startDcmtkServer("storescp", ["-aet", "DEST", "-od", received]);
-    try {
-      await withArchive([{ aeTitle: "DEST", port: storescp.port }], async (server) => {
+    await withStorescp("DEST", async (storescp, received) => {
+      await withDcmqrscp([{ aeTitle: "DEST", port: storescp.port }], async (server) => {
         const assoc = await connect(server, [QueryRetrieveSopClass.STUDY_ROOT_MOVE]);
         const progress: SubOperationProgress[] = [];
         const result = await assoc.move("study", { StudyInstanceUID: STUDY1 }, {
@@ -204,14 +179,11 @@ if (await requireDcmtk(["dcmqrscp", "dcmqridx", "storescp"], "tests/interop/dcmq
         assert.ok(progress.every((p) => p.completed + (p.remaining ?? 0) <= STUDY1_COUNT));
         assert.equal(await countFiles(received), STUDY1_COUNT);
       });
-    } finally {
-      await storescp.stop();
-      await Deno.remove(received, { recursive: true });
-    }
+    });
   });
 
   Deno.test("DCMTK: move to a destination that is down reports the failure (not complete success, failed sub-operations or a failure status)", async () => {
-    await withArchive([{ aeTitle: "DOWN", port: freePort() }], async (server) => {
+    await withDcmqrscp([{ aeTitle: "DOWN", port: freePort() }], async (server) => {
       const assoc = await connect(server, [QueryRetrieveSopClass.STUDY_ROOT_MOVE]);
       const result = await assoc.move("study", { StudyInstanceUID: STUDY1 }, {
         level: "STUDY",
@@ -233,7 +205,7 @@ if (await requireDcmtk(["dcmqrscp", "dcmqridx", "storescp"], "tests/interop/dcmq
   });
 
   Deno.test("DCMTK: move to an AE title dcmqrscp does not know is refused with A801 (move destination unknown)", async () => {
-    await withArchive([], async (server) => {
+    await withDcmqrscp([], async (server) => {
       const assoc = await connect(server, [QueryRetrieveSopClass.STUDY_ROOT_MOVE]);
       const result = await assoc.move("study", { StudyInstanceUID: STUDY1 }, {
         level: "STUDY",
@@ -246,10 +218,8 @@ if (await requireDcmtk(["dcmqrscp", "dcmqridx", "storescp"], "tests/interop/dcmq
   });
 
   Deno.test("DCMTK: a move whose signal aborts at the first progress sends C-CANCEL and ends with Cancel (FE00) or completion", async () => {
-    const received = await Deno.makeTempDir();
-    const storescp = await startDcmtkServer("storescp", ["-aet", "DEST", "-od", received]);
-    try {
-      await withArchive([{ aeTitle: "DEST", port: storescp.port }], async (server) => {
+    await withStorescp("DEST", async (storescp, received) => {
+      await withDcmqrscp([{ aeTitle: "DEST", port: storescp.port }], async (server) => {
         const assoc = await connect(server, [QueryRetrieveSopClass.PATIENT_ROOT_MOVE]);
         const controller = new AbortController();
         const result = await assoc.move("patient", { PatientID: "QRPID1" }, {
@@ -264,16 +234,12 @@ if (await requireDcmtk(["dcmqrscp", "dcmqridx", "storescp"], "tests/interop/dcmq
         assert.ok(result.completed >= 1);
         assert.equal(await countFiles(received), result.completed);
       });
-    } finally {
-      await storescp.stop();
-      await Deno.remove(received, { recursive: true });
-    }
+    });
   });
 
   Deno.test("DCMTK: get of a study writes its 5 instances into the folder as Part 10 files, with progress", async () => {
-    await withArchive([], async (server) => {
-      const dir = await Deno.makeTempDir();
-      try {
+    await withDcmqrscp([], async (server) => {
+      await withTempDir(async (dir) => {
         const assoc = await Association.connect({
           host: "127.0.0.1",
           port: server.port,
@@ -296,14 +262,12 @@ if (await requireDcmtk(["dcmqrscp", "dcmqridx", "storescp"], "tests/interop/dcmq
           names.sort(),
           QR_ARCHIVE.filter((i) => i.study === STUDY1).map((i) => `${i.sop}.dcm`).sort(),
         );
-      } finally {
-        await Deno.remove(dir, { recursive: true });
-      }
+      });
     });
   });
 
   Deno.test("DCMTK: get at SERIES level (patient root) hands each instance to onInstance; an instance refused there counts as failed", async () => {
-    await withArchive([], async (server) => {
+    await withDcmqrscp([], async (server) => {
       const assoc = await Association.connect({
         host: "127.0.0.1",
         port: server.port,

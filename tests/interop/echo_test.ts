@@ -8,14 +8,11 @@ import { Scp } from "../../src/scp.ts";
 import type { ScpEventMap, ScpOptions } from "../../src/scp.ts";
 import { verification } from "../../src/services/verification.ts";
 import { recordingIo } from "../cli/_io.ts";
-import { requireDcmtk, runDcmtk, startDcmtkServer } from "./_dcmtk.ts";
+import { interopTest, requireDcmtk, runDcmtk, SCU_TIMEOUTS, startDcmtkServer } from "./_dcmtk.ts";
 
 const MAIN = new URL("../../cli/main.ts", import.meta.url).pathname;
 
 const haveDcmtk = await requireDcmtk(["echoscu", "storescp"], "tests/interop/echo_test.ts");
-
-/** echoscu's own timeouts (connection, ACSE, DIMSE) so that nothing hangs. */
-const ECHOSCU_TIMEOUTS = ["-to", "10", "-ta", "10", "-td", "10"];
 
 interface Recorded {
   accepted: ScpEventMap["association-accepted"][];
@@ -60,7 +57,7 @@ async function until(what: string, check: () => boolean, timeoutMs = 10_000): Pr
 
 async function echoscu(port: number, args: string[]) {
   const result = await runDcmtk("echoscu", [
-    ...ECHOSCU_TIMEOUTS,
+    ...SCU_TIMEOUTS,
     ...args,
     "127.0.0.1",
     String(port),
@@ -69,9 +66,7 @@ async function echoscu(port: number, args: string[]) {
   return result;
 }
 
-function interop(name: string, fn: () => Promise<void>): void {
-  Deno.test({ name: `DCMTK: ${name}`, ignore: !haveDcmtk, fn });
-}
+const interop = interopTest(haveDcmtk);
 
 interop("echoscu with defaults gets Success from our SCP and releases", async () => {
   await withScp({}, async (scp, seen) => {

@@ -2,16 +2,20 @@
 // dcmdump): skipped with a loud banner when missing, a failure when CI=true.
 import assert from "node:assert/strict";
 import { Scp } from "../../src/scp.ts";
-import { queryRetrieveFind } from "../../src/services/qr_find.ts";
-import type { DataSet } from "../../src/dataset/dataset.ts";
-import type { IndexQuery, InstanceIndex } from "../../src/store/instance_index.ts";
-import { reindex } from "../../src/store/reindex.ts";
+import { queryRetrieveFind, type QueryRetrieveFindOptions } from "../../src/services/qr_find.ts";
 import {
   DeflatedExplicitVrLittleEndian,
   ExplicitVrBigEndian,
 } from "../../src/dataset/transfer_syntax.ts";
-import { openSqliteIndex } from "../../src/store/sqlite_index.ts";
-import { instanceUid, seriesUid, studyUid, TOTALS, writeArchive } from "../store/_archive.ts";
+import {
+  instanceUid,
+  seriesUid,
+  slowIndex,
+  studyUid,
+  TOTALS,
+  withIndexedArchive,
+  writeArchive,
+} from "../store/_archive.ts";
 import { hasTool, requireDcmtk, runDcmtk } from "./_dcmtk.ts";
 import { run } from "../../cli/main.ts";
 import { recordingIo } from "../cli/_io.ts";
@@ -54,22 +58,23 @@ async function findscu(
   }
 }
 
-/** The index, with each match held back `delayMs`, so that a C-CANCEL-RQ lands between two. */
-function slow(index: InstanceIndex, delayMs: number): InstanceIndex {
-  return {
-    add: (i) => index.add(i),
-    remove: (uid) => index.remove(uid),
-    get: (uid) => index.get(uid),
-    instances: (q) => index.instances(q),
-    counts: () => index.counts(),
-    close: () => index.close(),
-    async *find(query: IndexQuery): AsyncGenerator<DataSet> {
-      for await (const match of index.find(query)) {
-        await new Promise((r) => setTimeout(r, delayMs));
-        yield match;
-      }
-    },
-  };
+/** Runs `fn` with a listening SCP "DIMSE" that has the C-FIND service with `options`. */
+async function withFindScp(
+  options: QueryRetrieveFindOptions,
+  fn: (port: number) => Promise<void>,
+): Promise<void> {
+  const scp = new Scp({
+    aeTitle: "DIMSE",
+    port: 0,
+    hostname: "127.0.0.1",
+    services: [queryRetrieveFind(options)],
+  });
+  await scp.listen();
+  try {
+    await fn(scp.port);
+  } finally {
+    await scp.close({ timeoutMs: 1000 });
+  }
 }
 
 function keys(...pairs: string[]): string[] {
@@ -80,137 +85,129 @@ Deno.test({
   name: "DCMTK: findscu gets the expected matches from our C-FIND SCP (study and patient root)",
   ignore: !haveDcmtk,
   async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "dimse-findscu-store-" });
-    await writeArchive(dir);
-    const index = openSqliteIndex(dir);
-    await reindex(index, dir, { mode: "full" });
-    const scp = new Scp({
-      aeTitle: "DIMSE",
-      port: 0,
-      hostname: "127.0.0.1",
-      services: [queryRetrieveFind({ index, retrieveAeTitle: "DIMSE" })],
-    });
-    await scp.listen();
-    try {
-      const cases: [string, string[], number, string[]][] = [
-        [
-          "all studies",
-          ["-S", ...keys("QueryRetrieveLevel=STUDY", "StudyInstanceUID")],
-          TOTALS
-            .studies,
-          [],
-        ],
-        [
-          "wildcard name",
-          ["-S", ...keys("QueryRetrieveLevel=STUDY", "PatientName=Doe*", "StudyInstanceUID")],
-          3,
-          ["Doe^"],
-        ],
-        [
-          "date range",
-          ["-S", ...keys("QueryRetrieveLevel=STUDY", "StudyDate=20230201-20231231")],
-          2,
-          ["20230220", "20230301"],
-        ],
-        [
-          "open date range",
-          ["-S", ...keys("QueryRetrieveLevel=STUDY", "StudyDate=20240101-")],
-          1,
-          ["20240115"],
-        ],
-        [
-          "UID list",
+    await withIndexedArchive("dimse-findscu-store-", async (index) => {
+      await withFindScp({ index, retrieveAeTitle: "DIMSE" }, async (port) => {
+        const cases: [string, string[], number, string[]][] = [
           [
-            "-S",
-            ...keys("QueryRetrieveLevel=STUDY", `StudyInstanceUID=${studyUid(0)}\\${studyUid(2)}`),
+            "all studies",
+            ["-S", ...keys("QueryRetrieveLevel=STUDY", "StudyInstanceUID")],
+            TOTALS
+              .studies,
+            [],
           ],
-          2,
-          [studyUid(0), studyUid(2)],
-        ],
-        [
-          "modalities in study with counts",
           [
-            "-S",
-            ...keys(
-              "QueryRetrieveLevel=STUDY",
-              "ModalitiesInStudy=MR",
-              "NumberOfStudyRelatedInstances",
-            ),
+            "wildcard name",
+            ["-S", ...keys("QueryRetrieveLevel=STUDY", "PatientName=Doe*", "StudyInstanceUID")],
+            3,
+            ["Doe^"],
           ],
-          1,
-          ["(0020,1208) IS [4]"],
-        ],
-        [
-          "series of a study",
           [
-            "-S",
-            ...keys("QueryRetrieveLevel=SERIES", `StudyInstanceUID=${studyUid(0)}`, "Modality"),
+            "date range",
+            ["-S", ...keys("QueryRetrieveLevel=STUDY", "StudyDate=20230201-20231231")],
+            2,
+            ["20230220", "20230301"],
           ],
-          2,
-          ["[CT]", "[PR]"],
-        ],
-        [
-          "images of a series",
           [
-            "-S",
-            ...keys(
-              "QueryRetrieveLevel=IMAGE",
-              `StudyInstanceUID=${studyUid(1)}`,
-              `SeriesInstanceUID=${seriesUid(1, 1)}`,
-              "SOPInstanceUID",
-            ),
+            "open date range",
+            ["-S", ...keys("QueryRetrieveLevel=STUDY", "StudyDate=20240101-")],
+            1,
+            ["20240115"],
           ],
-          2,
-          [],
-        ],
-        [
-          "patients, patient root",
-          ["-P", ...keys("QueryRetrieveLevel=PATIENT", "PatientName", "PatientID=PID00?")],
-          3,
-          ["Smith^Anna"],
-        ],
-        [
-          "studies of a patient, patient root",
-          ["-P", ...keys("QueryRetrieveLevel=STUDY", "PatientID=PID001", "StudyDescription")],
-          2,
-          ["CT Chest", "MR Brain"],
-        ],
-        [
-          "retrieve AE title and availability",
           [
-            "-S",
-            ...keys(
-              "QueryRetrieveLevel=STUDY",
-              "AccessionNumber=ACC1",
-              "RetrieveAETitle",
-              "InstanceAvailability",
-            ),
+            "UID list",
+            [
+              "-S",
+              ...keys(
+                "QueryRetrieveLevel=STUDY",
+                `StudyInstanceUID=${studyUid(0)}\\${studyUid(2)}`,
+              ),
+            ],
+            2,
+            [studyUid(0), studyUid(2)],
           ],
-          1,
-          ["(0008,0054) AE [DIMSE]", "(0008,0056) CS [ONLINE]"],
-        ],
-        [
-          "implicit VR little endian only",
-          ["-S", "-xi", ...keys("QueryRetrieveLevel=STUDY", "AccessionNumber=ACC3")],
-          1,
-          ["ACC3"],
-        ],
-      ];
-      for (const [why, args, expected, texts] of cases) {
-        const { code, responses, log } = await findscu(scp.port, args);
-        assert.equal(code, 0, `${why}: findscu failed\n${log}`);
-        assert.equal(responses.length, expected, `${why}\n${log}`);
-        const all = responses.join("\n");
-        for (const text of texts) assert.ok(all.includes(text), `${why}: no "${text}" in\n${all}`);
-        for (const r of responses) {
-          assert.match(r, /\(0008,0052\) CS \[(STUDY|SERIES|IMAGE|PATIENT)/);
+          [
+            "modalities in study with counts",
+            [
+              "-S",
+              ...keys(
+                "QueryRetrieveLevel=STUDY",
+                "ModalitiesInStudy=MR",
+                "NumberOfStudyRelatedInstances",
+              ),
+            ],
+            1,
+            ["(0020,1208) IS [4]"],
+          ],
+          [
+            "series of a study",
+            [
+              "-S",
+              ...keys("QueryRetrieveLevel=SERIES", `StudyInstanceUID=${studyUid(0)}`, "Modality"),
+            ],
+            2,
+            ["[CT]", "[PR]"],
+          ],
+          [
+            "images of a series",
+            [
+              "-S",
+              ...keys(
+                "QueryRetrieveLevel=IMAGE",
+                `StudyInstanceUID=${studyUid(1)}`,
+                `SeriesInstanceUID=${seriesUid(1, 1)}`,
+                "SOPInstanceUID",
+              ),
+            ],
+            2,
+            [],
+          ],
+          [
+            "patients, patient root",
+            ["-P", ...keys("QueryRetrieveLevel=PATIENT", "PatientName", "PatientID=PID00?")],
+            3,
+            ["Smith^Anna"],
+          ],
+          [
+            "studies of a patient, patient root",
+            ["-P", ...keys("QueryRetrieveLevel=STUDY", "PatientID=PID001", "StudyDescription")],
+            2,
+            ["CT Chest", "MR Brain"],
+          ],
+          [
+            "retrieve AE title and availability",
+            [
+              "-S",
+              ...keys(
+                "QueryRetrieveLevel=STUDY",
+                "AccessionNumber=ACC1",
+                "RetrieveAETitle",
+                "InstanceAvailability",
+              ),
+            ],
+            1,
+            ["(0008,0054) AE [DIMSE]", "(0008,0056) CS [ONLINE]"],
+          ],
+          [
+            "implicit VR little endian only",
+            ["-S", "-xi", ...keys("QueryRetrieveLevel=STUDY", "AccessionNumber=ACC3")],
+            1,
+            ["ACC3"],
+          ],
+        ];
+        for (const [why, args, expected, texts] of cases) {
+          const { code, responses, log } = await findscu(port, args);
+          assert.equal(code, 0, `${why}: findscu failed\n${log}`);
+          assert.equal(responses.length, expected, `${why}\n${log}`);
+          const all = responses.join("\n");
+          for (const text of texts) {
+            assert.ok(all.includes(text), `${why}: no "${text}" in\n${all}`);
+          }
+          for (const r of responses) {
+            assert.match(r, /\(0008,0052\) CS \[(STUDY|SERIES|IMAGE|PATIENT)/);
+          }
         }
-      }
-    } finally {
-      await scp.close({ timeoutMs: 1000 });
-      await index.close();
-      await Deno.remove(dir, { recursive: true });
-    }
+      });
+    });
   },
 });
 
@@ -218,32 +215,19 @@ Deno.test({
   name: "DCMTK: findscu --cancel after one response gets the final Cancel status",
   ignore: !haveDcmtk,
   async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "dimse-findscu-store-" });
-    await writeArchive(dir);
-    const index = openSqliteIndex(dir);
-    await reindex(index, dir, { mode: "full" });
-    const scp = new Scp({
-      aeTitle: "DIMSE",
-      port: 0,
-      hostname: "127.0.0.1",
-      services: [queryRetrieveFind({ index: slow(index, 100) })],
+    await withIndexedArchive("dimse-findscu-store-", async (index) => {
+      await withFindScp({ index: slowIndex(index, 100) }, async (port) => {
+        const { code, log, responses } = await findscu(port, [
+          "-S",
+          "--cancel",
+          "1",
+          ...keys("QueryRetrieveLevel=STUDY", "StudyInstanceUID"),
+        ]);
+        assert.equal(code, 0, log);
+        assert.match(log, /Final Find Response \(Cancel/, log);
+        assert.ok(responses.length < TOTALS.studies, log);
+      });
     });
-    await scp.listen();
-    try {
-      const { code, log, responses } = await findscu(scp.port, [
-        "-S",
-        "--cancel",
-        "1",
-        ...keys("QueryRetrieveLevel=STUDY", "StudyInstanceUID"),
-      ]);
-      assert.equal(code, 0, log);
-      assert.match(log, /Final Find Response \(Cancel/, log);
-      assert.ok(responses.length < TOTALS.studies, log);
-    } finally {
-      await scp.close({ timeoutMs: 1000 });
-      await index.close();
-      await Deno.remove(dir, { recursive: true });
-    }
   },
 });
 
@@ -363,26 +347,15 @@ Deno.test({
   name: "DCMTK: findscu gets matches over deflated explicit VR LE and explicit VR BE contexts",
   ignore: !haveDcmtk,
   async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "dimse-findscu-store-" });
-    await writeArchive(dir);
-    const index = openSqliteIndex(dir);
-    await reindex(index, dir, { mode: "full" });
-    try {
+    await withIndexedArchive("dimse-findscu-store-", async (index) => {
       for (
         const [ts, option, name] of [
           [DeflatedExplicitVrLittleEndian, "-xd", "DeflatedLittleEndianExplicit"],
           [ExplicitVrBigEndian, "-xb", "BigEndianExplicit"],
         ]
       ) {
-        const scp = new Scp({
-          aeTitle: "DIMSE",
-          port: 0,
-          hostname: "127.0.0.1",
-          services: [queryRetrieveFind({ index, transferSyntaxes: [ts] })],
-        });
-        await scp.listen();
-        try {
-          const { code, responses, log } = await findscu(scp.port, [
+        await withFindScp({ index, transferSyntaxes: [ts] }, async (port) => {
+          const { code, responses, log } = await findscu(port, [
             "-d",
             "-S",
             option,
@@ -392,13 +365,8 @@ Deno.test({
           assert.match(log, new RegExp(`Accepted Transfer Syntax: =${name}`), log);
           assert.equal(responses.length, 1, log);
           assert.ok(responses[0].includes("Doe^John"), responses[0]);
-        } finally {
-          await scp.close({ timeoutMs: 1000 });
-        }
+        });
       }
-    } finally {
-      await index.close();
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   },
 });

@@ -10,10 +10,15 @@ import {
 import type { CommandSet } from "../../src/dimse/command.ts";
 import { CommandField } from "../../src/dimse/command.ts";
 import { Scp } from "../../src/scp.ts";
+import { queryRetrieveGet } from "../../src/services/qr_get.ts";
+import { type MoveDestination, queryRetrieveMove } from "../../src/services/qr_move.ts";
+import { storage } from "../../src/services/storage.ts";
+import { verification } from "../../src/services/verification.ts";
 import type { Service, ServiceRequest, ServiceResponse } from "../../src/services/service.ts";
 import { openSqliteIndex } from "../../src/store/sqlite_index.ts";
 import type { InstanceIndex } from "../../src/store/instance_index.ts";
 import { readInstance } from "../../src/store/read_instance.ts";
+import { withTempDir } from "../_helpers/temp_dir.ts";
 
 /** SOP classes used by the archive. */
 export const CT = "1.2.840.10008.5.1.4.1.1.2";
@@ -184,10 +189,20 @@ export function recordingStorage(
 }
 
 /** A listening SCP with the recording Storage service, as a move destination. */
+export interface Destination {
+  /** The SCP. */
+  scp: Scp;
+  /** The C-STOREs it received, in order. */
+  received: ReceivedStore[];
+  /** Closes the SCP. */
+  close(): Promise<void>;
+}
+
+/** Starts a {@linkcode Destination} called `aeTitle`. */
 export async function startDestination(
   aeTitle: string,
   options: RecordingOptions = {},
-): Promise<{ scp: Scp; received: ReceivedStore[]; close(): Promise<void> }> {
+): Promise<Destination> {
   const received: ReceivedStore[] = [];
   const scp = new Scp({
     aeTitle,
@@ -199,10 +214,86 @@ export async function startDestination(
   return { scp, received, close: () => scp.close({ timeoutMs: 1000 }) };
 }
 
-/** A port nothing listens on (bound, then released). */
-export function closedPort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
+/**
+ * Runs `fn` with a listening SCP "QRSCP" over a new archive, with the services `services` makes
+ * for it; `log` collects the log lines the services are given.
+ */
+async function withQrScp(
+  services: (archive: Archive, log: string[]) => Service[],
+  fn: (port: number, archive: Archive, log: string[]) => Promise<void>,
+): Promise<void> {
+  const archive = await makeArchive();
+  const log: string[] = [];
+  const scp = new Scp({
+    aeTitle: "QRSCP",
+    port: 0,
+    hostname: "127.0.0.1",
+    services: services(archive, log),
+  });
+  await scp.listen();
+  try {
+    await fn(scp.port, archive, log);
+  } finally {
+    await scp.close({ timeoutMs: 1000 });
+    await archive.close();
+  }
+}
+
+/**
+ * Runs `fn` with a listening SCP "QRSCP" (Verification and the C-MOVE service over a new
+ * archive) that knows `destinations`; `log` collects the move service's log lines.
+ */
+export function withMoveScp(
+  destinations: Record<string, MoveDestination>,
+  fn: (port: number, archive: Archive, log: string[]) => Promise<void>,
+): Promise<void> {
+  return withQrScp((archive, log) => [
+    verification(),
+    queryRetrieveMove({
+      index: archive.index,
+      dir: archive.dir,
+      destinations,
+      aeTitle: "QRSCP",
+      log: (line) => log.push(line),
+    }),
+  ], fn);
+}
+
+/**
+ * Runs `fn` with a listening SCP "QRSCP" (Verification, Storage into a temp folder and the
+ * C-GET service over a new archive); `log` collects the get service's log lines.
+ */
+export function withGetScp(
+  fn: (port: number, archive: Archive, log: string[]) => Promise<void>,
+): Promise<void> {
+  return withTempDir(
+    (incoming) =>
+      // Storage is listed first: its SCP role and the get service's SCU role must add up.
+      withQrScp((archive, log) => [
+        verification(),
+        storage({ dir: incoming }),
+        queryRetrieveGet({ index: archive.index, dir: archive.dir, log: (l) => log.push(l) }),
+      ], fn),
+    { prefix: "dimse-get-in-" },
+  );
+}
+
+/**
+ * Runs `fn` with a {@linkcode Destination} called `aeTitle` and a move SCP (see
+ * {@linkcode withMoveScp}) that knows it; closes both after.
+ */
+export async function withMoveToDestination(
+  aeTitle: string,
+  fn: (port: number, destination: Destination) => Promise<void>,
+  options: RecordingOptions = {},
+): Promise<void> {
+  const destination = await startDestination(aeTitle, options);
+  try {
+    await withMoveScp(
+      { [aeTitle]: { host: "127.0.0.1", port: destination.scp.port } },
+      (port) => fn(port, destination),
+    );
+  } finally {
+    await destination.close();
+  }
 }

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { Association } from "../../src/client.ts";
+import { Association, type ConnectOptions } from "../../src/client.ts";
 import { CommandField } from "../../src/dimse/command.ts";
 import { Status } from "../../src/dimse/status.ts";
 import { type DataSet, toKeywords } from "../../src/dataset/dataset.ts";
-import { Scp } from "../../src/scp.ts";
+import type { Scp } from "../../src/scp.ts";
 import {
   DimseStatusError,
   isValidUid,
@@ -12,10 +12,11 @@ import {
   type NormalizedSopClass,
 } from "../../src/services/normalized.ts";
 import { nEventReport } from "../../src/services/normalized_scu.ts";
-import type { AssociationInfo, Service } from "../../src/services/service.ts";
+import type { AssociationInfo } from "../../src/services/service.ts";
 import { TransferSyntax, VERIFICATION_SOP_CLASS } from "../../src/ul/uids.ts";
 import { associateRaw, pDataTf } from "../peers/raw_peer.ts";
 import { DCMTK_ENV, freePort, requireDcmtk } from "../interop/_dcmtk.ts";
+import { connectLocal, startLocalScp } from "../_helpers/local_scp.ts";
 
 const TEST_CLASS = "1.2.826.0.1.3680043.10.1.1";
 const OTHER_CLASS = "1.2.826.0.1.3680043.10.1.2";
@@ -83,26 +84,8 @@ function memoryClass(uid: string, store: Map<string, DataSet>, seen: NormalizedR
   return sopClass;
 }
 
-async function startScp(services: Service[], window?: [number, number]): Promise<Scp> {
-  const scp = new Scp({
-    aeTitle: "DIMSE",
-    port: 0,
-    hostname: "127.0.0.1",
-    services,
-    asyncOpsWindow: window
-      ? { maxOperationsInvoked: window[0], maxOperationsPerformed: window[1] }
-      : undefined,
-    timeouts: { artim: 500 },
-  });
-  await scp.listen();
-  return scp;
-}
-
-function connect(scp: Scp, extra: Partial<Parameters<typeof Association.connect>[0]> = {}) {
-  return Association.connect({
-    host: "127.0.0.1",
-    port: scp.port,
-    calledAeTitle: "DIMSE",
+function connect(scp: Scp, extra: Partial<ConnectOptions> = {}): Promise<Association> {
+  return connectLocal(scp, {
     presentationContexts: [
       { abstractSyntax: TEST_CLASS, transferSyntaxes: EXPLICIT },
       { abstractSyntax: OTHER_CLASS, transferSyntaxes: IMPLICIT },
@@ -114,7 +97,7 @@ function connect(scp: Scp, extra: Partial<Parameters<typeof Association.connect>
 Deno.test("every DIMSE-N primitive round-trips between our SCU and a normalizedService on our SCP", async () => {
   const store = new Map<string, DataSet>();
   const seen: NormalizedRequest[] = [];
-  const scp = await startScp([
+  const scp = await startLocalScp([
     normalizedService({ name: "memory", sopClasses: [memoryClass(TEST_CLASS, store, seen)] }),
   ]);
   const assoc = await connect(scp);
@@ -215,7 +198,7 @@ Deno.test("every DIMSE-N primitive round-trips between our SCU and a normalizedS
 Deno.test("N-CREATE without Affected SOP Instance UID gets a 2.25 UID assigned and returned", async () => {
   const store = new Map<string, DataSet>();
   const seen: NormalizedRequest[] = [];
-  const scp = await startScp([
+  const scp = await startLocalScp([
     normalizedService({ name: "memory", sopClasses: [memoryClass(TEST_CLASS, store, seen)] }),
   ]);
   const assoc = await connect(scp);
@@ -244,7 +227,7 @@ Deno.test("N-CREATE without Affected SOP Instance UID gets a 2.25 UID assigned a
 });
 
 Deno.test("a DIMSE-N service the SOP class has no handler for is answered 0211 Unrecognized operation", async () => {
-  const scp = await startScp([
+  const scp = await startLocalScp([
     normalizedService({
       name: "get-only",
       sopClasses: [{ uid: TEST_CLASS, nGet: () => ({ status: Status.SUCCESS }) }],
@@ -293,7 +276,7 @@ Deno.test("a DIMSE-N service the SOP class has no handler for is answered 0211 U
 
 Deno.test("an unknown SOP class is answered 0118 and a served one on another context 0122", async () => {
   const seen: NormalizedRequest[] = [];
-  const scp = await startScp([
+  const scp = await startLocalScp([
     normalizedService({
       name: "two",
       sopClasses: [
@@ -325,7 +308,7 @@ Deno.test("an unknown SOP class is answered 0118 and a served one on another con
 
 Deno.test("a malformed or missing SOP Instance UID is answered 0117 Invalid object instance", async () => {
   const seen: NormalizedRequest[] = [];
-  const scp = await startScp([
+  const scp = await startLocalScp([
     normalizedService({ name: "memory", sopClasses: [memoryClass(TEST_CLASS, new Map(), seen)] }),
   ]);
   const assoc = await connect(scp);
@@ -353,7 +336,7 @@ Deno.test("a malformed or missing SOP Instance UID is answered 0117 Invalid obje
 
 Deno.test("handler statuses reach the SCU: thrown DimseStatusError, 0110 on a plain error, 0213 over the data set limit", async () => {
   let called = 0;
-  const scp = await startScp([
+  const scp = await startLocalScp([
     normalizedService({
       name: "statuses",
       maxDataSetLength: 64,
@@ -440,7 +423,7 @@ Deno.test("handler statuses reach the SCU: thrown DimseStatusError, 0110 on a pl
 Deno.test("the acceptor sends N-EVENT-REPORT on the requestor's association after its N-ACTION response", async () => {
   let handle: AssociationInfo | undefined;
   const reportSent = Promise.withResolvers<number>();
-  const scp = await startScp([
+  const scp = await startLocalScp([
     normalizedService({
       name: "commit-like",
       sopClasses: [{
@@ -519,7 +502,7 @@ Deno.test("the acceptor sends N-EVENT-REPORT on the requestor's association afte
 
 Deno.test("asynchronous mode: four N-ACTIONs outstanding at once, answered out of order, with reports interleaved", async () => {
   const record = { concurrent: 0, max: 0 };
-  const scp = await startScp([
+  const scp = await startLocalScp([
     normalizedService({
       name: "async",
       sopClasses: [{
@@ -528,7 +511,7 @@ Deno.test("asynchronous mode: four N-ACTIONs outstanding at once, answered out o
           record.concurrent++;
           record.max = Math.max(record.max, record.concurrent);
           // The first request is performed last; each reports to the requestor before answering.
-          await delay(request.actionTypeId === 1 ? 200 : 30 * (request.actionTypeId ?? 0));
+          await delay(request.actionTypeId === 1 ? 700 : 150 * (request.actionTypeId ?? 0));
           await nEventReport(request.association, {
             affectedSopClassUid: TEST_CLASS,
             affectedSopInstanceUid: request.sopInstanceUid,
@@ -539,7 +522,7 @@ Deno.test("asynchronous mode: four N-ACTIONs outstanding at once, answered out o
         },
       }],
     }),
-  ], [4, 4]);
+  ], { asyncOpsWindow: { maxOperationsInvoked: 4, maxOperationsPerformed: 4 } });
   const events: string[] = [];
   const assoc = await connect(scp, {
     asyncOpsWindow: { maxOperationsInvoked: 4, maxOperationsPerformed: 4 },
@@ -616,7 +599,7 @@ function nActionRqBytes(messageId: number): Uint8Array {
 Deno.test("a second request with a Message ID still being performed is answered 0210 Duplicate invocation", async () => {
   const release = Promise.withResolvers<void>();
   let calls = 0;
-  const scp = await startScp([
+  const scp = await startLocalScp([
     normalizedService({
       name: "slow",
       sopClasses: [{
@@ -629,7 +612,7 @@ Deno.test("a second request with a Message ID still being performed is answered 
         },
       }],
     }),
-  ], [2, 2]);
+  ], { asyncOpsWindow: { maxOperationsInvoked: 2, maxOperationsPerformed: 2 } });
   const peer = await associateRaw(scp.port, { asyncWindow: [2, 2] });
   try {
     await peer.send(pDataTf(1, true, true, nActionRqBytes(42)));

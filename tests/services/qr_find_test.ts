@@ -17,69 +17,43 @@ import {
   queryRetrieveFind,
   STUDY_ROOT_QR_FIND,
 } from "../../src/services/qr_find.ts";
-import type { DataSet } from "../../src/dataset/dataset.ts";
-import type { IndexQuery, InstanceIndex } from "../../src/store/instance_index.ts";
-import { reindex } from "../../src/store/reindex.ts";
-import { openSqliteIndex, type SqliteIndex } from "../../src/store/sqlite_index.ts";
-import { studyUid, TOTALS, writeArchive } from "../store/_archive.ts";
+import type { SqliteIndex } from "../../src/store/sqlite_index.ts";
+import { slowIndex, studyUid, TOTALS, withIndexedArchive } from "../store/_archive.ts";
 
 /** An SCP with the C-FIND service over a generated archive. */
 interface FindScp {
   scp: Scp;
   index: SqliteIndex;
-  close(): Promise<void>;
 }
 
-/** A real index whose matches come slowly, so that a C-CANCEL-RQ lands between two of them. */
-function slow(index: InstanceIndex, delayMs: number): InstanceIndex {
-  return {
-    add: (i) => index.add(i),
-    remove: (uid) => index.remove(uid),
-    get: (uid) => index.get(uid),
-    instances: (q) => index.instances(q),
-    counts: () => index.counts(),
-    close: () => index.close(),
-    async *find(query: IndexQuery): AsyncGenerator<DataSet> {
-      for await (const match of index.find(query)) {
-        await new Promise((r) => setTimeout(r, delayMs));
-        yield match;
-      }
-    },
-  };
-}
-
-async function startFindScp(
+/** Runs `fn` with a new C-FIND SCP over the archive; closes it after. */
+async function withFindScp(
+  fn: (server: FindScp) => Promise<void>,
   options: { delayMs?: number; maxIdentifierLength?: number } = {},
-): Promise<FindScp> {
-  const dir = await Deno.makeTempDir({ prefix: "dimse-qr-find-" });
-  await writeArchive(dir);
-  const index = openSqliteIndex(dir);
-  await reindex(index, dir, { mode: "full" });
-  const scp = new Scp({
-    aeTitle: "DIMSE",
-    port: 0,
-    hostname: "127.0.0.1",
-    services: [
-      queryRetrieveFind({
-        index: options.delayMs ? slow(index, options.delayMs) : index,
-        retrieveAeTitle: "DIMSE",
-        maxIdentifierLength: options.maxIdentifierLength,
-        transferSyntaxes: [ExplicitVrLittleEndian, ImplicitVrLittleEndian, ExplicitVrBigEndian],
-      }),
-    ],
-    extendedNegotiation: (items) =>
-      answerFindExtendedNegotiation(items.sopClassExtendedNegotiations),
-  });
-  await scp.listen();
-  return {
-    scp,
-    index,
-    async close() {
+): Promise<void> {
+  await withIndexedArchive("dimse-qr-find-", async (index) => {
+    const scp = new Scp({
+      aeTitle: "DIMSE",
+      port: 0,
+      hostname: "127.0.0.1",
+      services: [
+        queryRetrieveFind({
+          index: options.delayMs ? slowIndex(index, options.delayMs) : index,
+          retrieveAeTitle: "DIMSE",
+          maxIdentifierLength: options.maxIdentifierLength,
+          transferSyntaxes: [ExplicitVrLittleEndian, ImplicitVrLittleEndian, ExplicitVrBigEndian],
+        }),
+      ],
+      extendedNegotiation: (items) =>
+        answerFindExtendedNegotiation(items.sopClassExtendedNegotiations),
+    });
+    await scp.listen();
+    try {
+      await fn({ scp, index });
+    } finally {
       await scp.close({ timeoutMs: 1000 });
-      await index.close();
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
+    }
+  });
 }
 
 async function connect(
@@ -99,6 +73,21 @@ async function connect(
       ? [{ sopClassUid: STUDY_ROOT_QR_FIND, serviceClassApplicationInformation: extended }]
       : undefined,
   });
+}
+
+/** Runs `fn` on an association to a new C-FIND SCP; releases it and closes the SCP after. */
+async function withFindAssociation(
+  fn: (association: Association, server: FindScp) => Promise<void>,
+  options: { delayMs?: number; maxIdentifierLength?: number } = {},
+): Promise<void> {
+  await withFindScp(async (server) => {
+    const association = await connect(server.scp);
+    try {
+      await fn(association, server);
+    } finally {
+      await association.release();
+    }
+  }, options);
 }
 
 interface FindResult {
@@ -137,42 +126,33 @@ async function cFind(
 }
 
 Deno.test("Study Root C-FIND streams one FF00 pending response per matching study, then Success", async () => {
-  const server = await startFindScp();
-  try {
-    const association = await connect(server.scp);
-    try {
-      const { final, pending } = await cFind(association, STUDY_ROOT_QR_FIND, {
-        QueryRetrieveLevel: "STUDY",
-        StudyDate: "20230101-20231231",
-        PatientName: "",
-        StudyInstanceUID: "",
-        RetrieveAETitle: "",
-      });
-      assert.equal(final.command.status, 0x0000);
-      assert.equal(final.dataSet, undefined, "the final response has no identifier");
-      assert.equal(pending.length, 3);
-      for (const p of pending) {
-        assert.equal(p.status, 0xff00);
-        assert.equal(p.identifier.QueryRetrieveLevel, "STUDY");
-        assert.equal(p.identifier.RetrieveAETitle, "DIMSE");
-        assert.equal(p.identifier.SpecificCharacterSet, "ISO_IR 100");
-        assert.match(String(p.identifier.StudyDate), /^2023/);
-      }
-      assert.deepEqual(
-        pending.map((p) => p.identifier.PatientName).sort(),
-        ["Doe^Jane", "Doe^John", "Doe^John"],
-      );
-    } finally {
-      await association.release();
+  await withFindAssociation(async (association) => {
+    const { final, pending } = await cFind(association, STUDY_ROOT_QR_FIND, {
+      QueryRetrieveLevel: "STUDY",
+      StudyDate: "20230101-20231231",
+      PatientName: "",
+      StudyInstanceUID: "",
+      RetrieveAETitle: "",
+    });
+    assert.equal(final.command.status, 0x0000);
+    assert.equal(final.dataSet, undefined, "the final response has no identifier");
+    assert.equal(pending.length, 3);
+    for (const p of pending) {
+      assert.equal(p.status, 0xff00);
+      assert.equal(p.identifier.QueryRetrieveLevel, "STUDY");
+      assert.equal(p.identifier.RetrieveAETitle, "DIMSE");
+      assert.equal(p.identifier.SpecificCharacterSet, "ISO_IR 100");
+      assert.match(String(p.identifier.StudyDate), /^2023/);
     }
-  } finally {
-    await server.close();
-  }
+    assert.deepEqual(
+      pending.map((p) => p.identifier.PatientName).sort(),
+      ["Doe^Jane", "Doe^John", "Doe^John"],
+    );
+  });
 });
 
 Deno.test("Patient Root C-FIND answers at every level, hierarchically, in each transfer syntax", async () => {
-  const server = await startFindScp();
-  try {
+  await withFindScp(async (server) => {
     for (const ts of [ExplicitVrLittleEndian, ImplicitVrLittleEndian, ExplicitVrBigEndian]) {
       const association = await connect(server.scp, ts);
       try {
@@ -205,60 +185,41 @@ Deno.test("Patient Root C-FIND answers at every level, hierarchically, in each t
         await association.release();
       }
     }
-  } finally {
-    await server.close();
-  }
+  });
 });
 
 Deno.test("Keys below the query level give FF01 pending responses with those keys zero length", async () => {
-  const server = await startFindScp();
-  try {
-    const association = await connect(server.scp);
-    try {
-      const { final, pending } = await cFind(association, STUDY_ROOT_QR_FIND, {
-        QueryRetrieveLevel: "STUDY",
-        StudyInstanceUID: studyUid(0),
-        SOPInstanceUID: "",
-        Modality: "CT",
-      });
-      assert.equal(final.command.status, 0);
-      assert.equal(pending.length, 1, "the series-level Modality key is not matched on");
-      assert.equal(pending[0].status, 0xff01);
-      assert.equal(pending[0].identifier.SOPInstanceUID, null);
-      assert.equal(pending[0].identifier.Modality, null);
-    } finally {
-      await association.release();
-    }
-  } finally {
-    await server.close();
-  }
+  await withFindAssociation(async (association) => {
+    const { final, pending } = await cFind(association, STUDY_ROOT_QR_FIND, {
+      QueryRetrieveLevel: "STUDY",
+      StudyInstanceUID: studyUid(0),
+      SOPInstanceUID: "",
+      Modality: "CT",
+    });
+    assert.equal(final.command.status, 0);
+    assert.equal(pending.length, 1, "the series-level Modality key is not matched on");
+    assert.equal(pending[0].status, 0xff01);
+    assert.equal(pending[0].identifier.SOPInstanceUID, null);
+    assert.equal(pending[0].identifier.Modality, null);
+  });
 });
 
 Deno.test("An identifier without Query/Retrieve Level is refused with A900 and an Error Comment", async () => {
-  const server = await startFindScp();
-  try {
-    const association = await connect(server.scp);
-    try {
-      const { final, pending } = await cFind(association, STUDY_ROOT_QR_FIND, { PatientName: "" });
-      assert.equal(pending.length, 0);
-      assert.equal(final.command.status, 0xa900);
-      assert.match(final.command.errorComment ?? "", /Query\/Retrieve Level/);
-      assert.deepEqual(final.command.offendingElement, [0x00080052]);
-      const wrongLevel = await cFind(association, STUDY_ROOT_QR_FIND, {
-        QueryRetrieveLevel: "PATIENT",
-      });
-      assert.equal(wrongLevel.final.command.status, 0xa900, "PATIENT is not a Study Root level");
-    } finally {
-      await association.release();
-    }
-  } finally {
-    await server.close();
-  }
+  await withFindAssociation(async (association) => {
+    const { final, pending } = await cFind(association, STUDY_ROOT_QR_FIND, { PatientName: "" });
+    assert.equal(pending.length, 0);
+    assert.equal(final.command.status, 0xa900);
+    assert.match(final.command.errorComment ?? "", /Query\/Retrieve Level/);
+    assert.deepEqual(final.command.offendingElement, [0x00080052]);
+    const wrongLevel = await cFind(association, STUDY_ROOT_QR_FIND, {
+      QueryRetrieveLevel: "PATIENT",
+    });
+    assert.equal(wrongLevel.final.command.status, 0xa900, "PATIENT is not a Study Root level");
+  });
 });
 
 Deno.test("A hierarchical SERIES query without Study Instance UID is refused with A900 unless relational queries were negotiated", async () => {
-  const server = await startFindScp();
-  try {
+  await withFindScp(async (server) => {
     const keys = { QueryRetrieveLevel: "SERIES", Modality: "CT", SeriesInstanceUID: "" };
     const hierarchical = await connect(server.scp);
     try {
@@ -283,14 +244,11 @@ Deno.test("A hierarchical SERIES query without Study Instance UID is refused wit
     } finally {
       await relational.release();
     }
-  } finally {
-    await server.close();
-  }
+  });
 });
 
 Deno.test("Combined date-time matching applies when negotiated (extended negotiation byte 2)", async () => {
-  const server = await startFindScp();
-  try {
+  await withFindScp(async (server) => {
     // Separately, the time range 10:00-09:30 holds no time; combined with the dates it means
     // 2023-01-05 10:00 to 2023-03-01 09:30.
     const keys = {
@@ -313,104 +271,70 @@ Deno.test("Combined date-time matching applies when negotiated (extended negotia
     } finally {
       await combined.release();
     }
-  } finally {
-    await server.close();
-  }
+  });
 });
 
 Deno.test("C-CANCEL-RQ between pending responses ends the C-FIND with Cancel (FE00)", async () => {
-  const server = await startFindScp({ delayMs: 50 });
-  try {
-    const association = await connect(server.scp);
-    try {
-      const pcid = association.presentationContextFor(STUDY_ROOT_QR_FIND);
-      const { final, pending } = await cFind(association, STUDY_ROOT_QR_FIND, {
-        QueryRetrieveLevel: "IMAGE",
-        StudyInstanceUID: studyUid(0),
-        SeriesInstanceUID: `${studyUid(0)}.1`,
-        SOPInstanceUID: "",
-      }, {
-        messageId: 77,
-        onMatch: (n) => {
-          if (n === 1) void association.cancel(77, pcid);
-        },
-      });
-      assert.equal(final.command.status, 0xfe00);
-      assert.ok(pending.length < 3, `${pending.length} matches sent before the cancel`);
-      // The association still works after a cancelled query.
-      const after = await cFind(association, STUDY_ROOT_QR_FIND, {
-        QueryRetrieveLevel: "STUDY",
-        StudyInstanceUID: "",
-      });
-      assert.equal(after.pending.length, TOTALS.studies);
-    } finally {
-      await association.release();
-    }
-  } finally {
-    await server.close();
-  }
+  await withFindAssociation(async (association) => {
+    const pcid = association.presentationContextFor(STUDY_ROOT_QR_FIND);
+    const { final, pending } = await cFind(association, STUDY_ROOT_QR_FIND, {
+      QueryRetrieveLevel: "IMAGE",
+      StudyInstanceUID: studyUid(0),
+      SeriesInstanceUID: `${studyUid(0)}.1`,
+      SOPInstanceUID: "",
+    }, {
+      messageId: 77,
+      onMatch: (n) => {
+        if (n === 1) void association.cancel(77, pcid);
+      },
+    });
+    assert.equal(final.command.status, 0xfe00);
+    assert.ok(pending.length < 3, `${pending.length} matches sent before the cancel`);
+    // The association still works after a cancelled query.
+    const after = await cFind(association, STUDY_ROOT_QR_FIND, {
+      QueryRetrieveLevel: "STUDY",
+      StudyInstanceUID: "",
+    });
+    assert.equal(after.pending.length, TOTALS.studies);
+  }, { delayMs: 50 });
 });
 
 Deno.test("An identifier that cannot be read is answered C000 with an Error Comment", async () => {
-  const server = await startFindScp();
-  try {
-    const association = await connect(server.scp);
-    try {
-      // (0010,0010) PN with a length running past the end of the data set.
-      const broken = new Uint8Array([0x10, 0x00, 0x10, 0x00, 0x50, 0x4e, 0x40, 0x00, 0x41, 0x42]);
-      const { final } = await cFind(association, STUDY_ROOT_QR_FIND, broken);
-      assert.equal(final.command.status, 0xc000);
-      assert.match(final.command.errorComment ?? "", /Identifier cannot be read/);
-    } finally {
-      await association.release();
-    }
-  } finally {
-    await server.close();
-  }
+  await withFindAssociation(async (association) => {
+    // (0010,0010) PN with a length running past the end of the data set.
+    const broken = new Uint8Array([0x10, 0x00, 0x10, 0x00, 0x50, 0x4e, 0x40, 0x00, 0x41, 0x42]);
+    const { final } = await cFind(association, STUDY_ROOT_QR_FIND, broken);
+    assert.equal(final.command.status, 0xc000);
+    assert.match(final.command.errorComment ?? "", /Identifier cannot be read/);
+  });
 });
 
 Deno.test("A query the index cannot run is answered C001 (unable to process) with an Error Comment", async () => {
-  const server = await startFindScp();
-  try {
-    const association = await connect(server.scp);
-    try {
-      await server.index.close();
-      const { final, pending } = await cFind(association, STUDY_ROOT_QR_FIND, {
-        QueryRetrieveLevel: "STUDY",
-        StudyInstanceUID: "",
-      });
-      assert.equal(pending.length, 0);
-      assert.equal(final.command.status, 0xc001);
-      assert.match(final.command.errorComment ?? "", /^Unable to process: .*closed/);
-    } finally {
-      await association.release();
-    }
-  } finally {
-    await server.close();
-  }
+  await withFindAssociation(async (association, server) => {
+    await server.index.close();
+    const { final, pending } = await cFind(association, STUDY_ROOT_QR_FIND, {
+      QueryRetrieveLevel: "STUDY",
+      StudyInstanceUID: "",
+    });
+    assert.equal(pending.length, 0);
+    assert.equal(final.command.status, 0xc001);
+    assert.match(final.command.errorComment ?? "", /^Unable to process: .*closed/);
+  });
 });
 
 Deno.test("An identifier longer than the service takes is refused with A700 (out of resources)", async () => {
-  const server = await startFindScp({ maxIdentifierLength: 1024 });
-  try {
-    const association = await connect(server.scp);
-    try {
-      const { final, pending } = await cFind(association, STUDY_ROOT_QR_FIND, {
-        QueryRetrieveLevel: "STUDY",
-        StudyDescription: "x".repeat(2000),
-      });
-      assert.equal(pending.length, 0);
-      assert.equal(final.command.status, 0xa700);
-      assert.match(final.command.errorComment ?? "", /longer than 1024 bytes/);
-      const after = await cFind(association, STUDY_ROOT_QR_FIND, {
-        QueryRetrieveLevel: "STUDY",
-        StudyInstanceUID: "",
-      });
-      assert.equal(after.pending.length, TOTALS.studies, "the association still works");
-    } finally {
-      await association.release();
-    }
-  } finally {
-    await server.close();
-  }
+  await withFindAssociation(async (association) => {
+    const { final, pending } = await cFind(association, STUDY_ROOT_QR_FIND, {
+      QueryRetrieveLevel: "STUDY",
+      StudyDescription: "x".repeat(2000),
+    });
+    assert.equal(pending.length, 0);
+    assert.equal(final.command.status, 0xa700);
+    assert.match(final.command.errorComment ?? "", /longer than 1024 bytes/);
+    const after = await cFind(association, STUDY_ROOT_QR_FIND, {
+      QueryRetrieveLevel: "STUDY",
+      StudyInstanceUID: "",
+    });
+    assert.equal(after.pending.length, TOTALS.studies, "the association still works");
+  }, { maxIdentifierLength: 1024 });
 });

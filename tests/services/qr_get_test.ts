@@ -16,11 +16,9 @@ import { Scp } from "../../src/scp.ts";
 import { queryRetrieveGet } from "../../src/services/qr_get.ts";
 import { PATIENT_ROOT_QR_GET, STUDY_ROOT_QR_GET } from "../../src/services/qr_identifier.ts";
 import { storage } from "../../src/services/storage.ts";
-import { verification } from "../../src/services/verification.ts";
 import type { ScpScuRoleSelection } from "../../src/ul/pdu.ts";
 import {
   ARCHIVE,
-  type Archive,
   CT,
   makeArchive,
   MR,
@@ -29,34 +27,8 @@ import {
   SC,
   studyUid,
   uidsWhere,
+  withGetScp,
 } from "./_retrieve_archive.ts";
-
-async function withGetScp(
-  fn: (port: number, archive: Archive, log: string[]) => Promise<void>,
-): Promise<void> {
-  const archive = await makeArchive();
-  const incoming = await Deno.makeTempDir({ prefix: "dimse-get-in-" });
-  const log: string[] = [];
-  // Storage is listed first: its SCP role and the get service's SCU role must add up.
-  const scp = new Scp({
-    aeTitle: "QRSCP",
-    port: 0,
-    hostname: "127.0.0.1",
-    services: [
-      verification(),
-      storage({ dir: incoming }),
-      queryRetrieveGet({ index: archive.index, dir: archive.dir, log: (l) => log.push(l) }),
-    ],
-  });
-  await scp.listen();
-  try {
-    await fn(scp.port, archive, log);
-  } finally {
-    await scp.close({ timeoutMs: 1000 });
-    await archive.close();
-    await Deno.remove(incoming, { recursive: true });
-  }
-}
 
 interface GetOptions {
   /** Storage SOP classes proposed, with the SCP role asked for unless listed in `noRole`. */

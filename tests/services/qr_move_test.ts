@@ -13,59 +13,28 @@ import {
 import { writeDataSet } from "../../src/dataset/writer.ts";
 import { CommandField, type CommandSet } from "../../src/dimse/command.ts";
 import type { DimseResponse } from "../../src/dimse/dispatcher.ts";
-import { Scp } from "../../src/scp.ts";
 import {
   PATIENT_ROOT_QR_MOVE,
   readRetrieveIdentifier,
   RetrieveIdentifierError,
   STUDY_ROOT_QR_MOVE,
 } from "../../src/services/qr_identifier.ts";
-import { type MoveDestination, queryRetrieveMove } from "../../src/services/qr_move.ts";
 import {
   ARCHIVE,
-  type Archive,
-  closedPort,
   CT,
-  makeArchive,
   SC,
   startDestination,
   studyUid,
   uidsWhere,
+  withMoveScp,
+  withMoveToDestination,
 } from "./_retrieve_archive.ts";
+import { freePort } from "../interop/_dcmtk.ts";
 
 interface MoveRun {
   final: DimseResponse;
   pending: CommandSet[];
   failedUids?: string[];
-}
-
-async function withMoveScp(
-  destinations: Record<string, MoveDestination>,
-  fn: (port: number, archive: Archive, log: string[]) => Promise<void>,
-): Promise<void> {
-  const archive = await makeArchive();
-  const log: string[] = [];
-  const scp = new Scp({
-    aeTitle: "QRSCP",
-    port: 0,
-    hostname: "127.0.0.1",
-    services: [
-      queryRetrieveMove({
-        index: archive.index,
-        dir: archive.dir,
-        destinations,
-        aeTitle: "QRSCP",
-        log: (line) => log.push(line),
-      }),
-    ],
-  });
-  await scp.listen();
-  try {
-    await fn(scp.port, archive, log);
-  } finally {
-    await scp.close({ timeoutMs: 1000 });
-    await archive.close();
-  }
 }
 
 function connect(port: number): Promise<Association> {
@@ -123,37 +92,32 @@ async function move(
 }
 
 Deno.test("C-MOVE of a study sends its instances to the destination with Move Originator set, pending counts and Success", async () => {
-  const dest = await startDestination("DEST");
-  try {
-    await withMoveScp({ DEST: { host: "127.0.0.1", port: dest.scp.port } }, async (port) => {
-      const association = await connect(port);
-      const run = await move(association, STUDY_ROOT_QR_MOVE, {
-        QueryRetrieveLevel: "STUDY",
-        StudyInstanceUID: studyUid(1),
-      }, "DEST");
-      await association.release();
-      assert.equal(run.final.command.status, 0x0000);
-      assert.equal(run.final.command.numberOfCompletedSuboperations, 3);
-      assert.equal(run.final.command.numberOfFailedSuboperations, 0);
-      assert.equal(run.final.command.numberOfWarningSuboperations, 0);
-      assert.equal(run.final.dataSet, undefined);
-      assert.deepEqual(
-        run.pending.map((
-          c,
-        ) => [c.status, c.numberOfRemainingSuboperations, c.numberOfCompletedSuboperations]),
-        [[0xff00, 2, 1], [0xff00, 1, 2]],
-      );
-      const got = dest.received.map((r) => r.command.affectedSopInstanceUid).sort();
-      assert.deepEqual(got, uidsWhere((i) => i.study === studyUid(1)).sort());
-      for (const r of dest.received) {
-        assert.equal(r.command.moveOriginatorApplicationEntityTitle, "MOVESCU");
-        assert.equal(r.command.moveOriginatorMessageId, 41);
-        assert.ok(r.dataSet.length > 0);
-      }
-    });
-  } finally {
-    await dest.close();
-  }
+  await withMoveToDestination("DEST", async (port, dest) => {
+    const association = await connect(port);
+    const run = await move(association, STUDY_ROOT_QR_MOVE, {
+      QueryRetrieveLevel: "STUDY",
+      StudyInstanceUID: studyUid(1),
+    }, "DEST");
+    await association.release();
+    assert.equal(run.final.command.status, 0x0000);
+    assert.equal(run.final.command.numberOfCompletedSuboperations, 3);
+    assert.equal(run.final.command.numberOfFailedSuboperations, 0);
+    assert.equal(run.final.command.numberOfWarningSuboperations, 0);
+    assert.equal(run.final.dataSet, undefined);
+    assert.deepEqual(
+      run.pending.map((
+        c,
+      ) => [c.status, c.numberOfRemainingSuboperations, c.numberOfCompletedSuboperations]),
+      [[0xff00, 2, 1], [0xff00, 1, 2]],
+    );
+    const got = dest.received.map((r) => r.command.affectedSopInstanceUid).sort();
+    assert.deepEqual(got, uidsWhere((i) => i.study === studyUid(1)).sort());
+    for (const r of dest.received) {
+      assert.equal(r.command.moveOriginatorApplicationEntityTitle, "MOVESCU");
+      assert.equal(r.command.moveOriginatorMessageId, 41);
+      assert.ok(r.dataSet.length > 0);
+    }
+  });
 });
 
 Deno.test("C-MOVE to an AE title not in the table is refused with A801", async () => {
@@ -172,7 +136,7 @@ Deno.test("C-MOVE to an AE title not in the table is refused with A801", async (
 });
 
 Deno.test("C-MOVE to a known destination that is down fails with A702 listing every instance", async () => {
-  const port = closedPort();
+  const port = freePort();
   await withMoveScp({ DOWN: { host: "127.0.0.1", port } }, async (scpPort, _archive, log) => {
     const association = await connect(scpPort);
     const run = await move(association, PATIENT_ROOT_QR_MOVE, {
@@ -216,114 +180,94 @@ Deno.test("C-MOVE at PATIENT level in the study root model is refused with A900 
 });
 
 Deno.test("C-MOVE of a list of series UIDs moves exactly those series", async () => {
-  const dest = await startDestination("DEST");
-  try {
-    await withMoveScp({ DEST: { host: "127.0.0.1", port: dest.scp.port } }, async (port) => {
-      const association = await connect(port);
-      const series = [ARCHIVE[2].series, ARCHIVE[4].series];
-      const run = await move(association, STUDY_ROOT_QR_MOVE, {
-        QueryRetrieveLevel: "SERIES",
-        StudyInstanceUID: ARCHIVE[2].study,
-        SeriesInstanceUID: series.join("\\"),
-      }, "DEST");
-      await association.release();
-      // Series 3.1 belongs to another study than the one given: hierarchical, so not moved.
-      assert.equal(run.final.command.status, 0x0000);
-      const got = dest.received.map((r) => r.command.affectedSopInstanceUid).sort();
-      assert.deepEqual(got, [ARCHIVE[2].sop]);
-    });
-  } finally {
-    await dest.close();
-  }
+  await withMoveToDestination("DEST", async (port, dest) => {
+    const association = await connect(port);
+    const series = [ARCHIVE[2].series, ARCHIVE[4].series];
+    const run = await move(association, STUDY_ROOT_QR_MOVE, {
+      QueryRetrieveLevel: "SERIES",
+      StudyInstanceUID: ARCHIVE[2].study,
+      SeriesInstanceUID: series.join("\\"),
+    }, "DEST");
+    await association.release();
+    // Series 3.1 belongs to another study than the one given: hierarchical, so not moved.
+    assert.equal(run.final.command.status, 0x0000);
+    const got = dest.received.map((r) => r.command.affectedSopInstanceUid).sort();
+    assert.deepEqual(got, [ARCHIVE[2].sop]);
+  });
 });
 
 Deno.test("C-MOVE where the destination takes CT only ends with B000 and lists the other instances as failed", async () => {
-  const dest = await startDestination("CTONLY", { sopClasses: [CT] });
-  try {
-    await withMoveScp({ CTONLY: { host: "127.0.0.1", port: dest.scp.port } }, async (port) => {
-      const association = await connect(port);
-      const run = await move(association, PATIENT_ROOT_QR_MOVE, {
-        QueryRetrieveLevel: "PATIENT",
-        PatientID: "PID1",
-      }, "CTONLY");
-      await association.release();
-      assert.equal(run.final.command.status, 0xb000);
-      assert.equal(run.final.command.numberOfCompletedSuboperations, 3);
-      assert.equal(run.final.command.numberOfFailedSuboperations, 1);
-      assert.deepEqual(run.failedUids, [ARCHIVE[2].sop]);
-      assert.equal(dest.received.length, 3);
-    });
-  } finally {
-    await dest.close();
-  }
+  await withMoveToDestination("CTONLY", async (port, dest) => {
+    const association = await connect(port);
+    const run = await move(association, PATIENT_ROOT_QR_MOVE, {
+      QueryRetrieveLevel: "PATIENT",
+      PatientID: "PID1",
+    }, "CTONLY");
+    await association.release();
+    assert.equal(run.final.command.status, 0xb000);
+    assert.equal(run.final.command.numberOfCompletedSuboperations, 3);
+    assert.equal(run.final.command.numberOfFailedSuboperations, 1);
+    assert.deepEqual(run.failedUids, [ARCHIVE[2].sop]);
+    assert.equal(dest.received.length, 3);
+  }, { sopClasses: [CT] });
 });
 
 Deno.test("C-MOVE to a destination that only takes implicit VR sends explicit VR files converted", async () => {
-  const dest = await startDestination("IMPL", { transferSyntaxes: [ImplicitVrLittleEndian] });
-  try {
-    await withMoveScp({ IMPL: { host: "127.0.0.1", port: dest.scp.port } }, async (port) => {
-      const association = await connect(port);
-      const run = await move(association, STUDY_ROOT_QR_MOVE, {
-        QueryRetrieveLevel: "IMAGE",
-        StudyInstanceUID: ARCHIVE[0].study,
-        SeriesInstanceUID: ARCHIVE[0].series,
-        SOPInstanceUID: ARCHIVE[0].sop,
-      }, "IMPL");
-      await association.release();
-      assert.equal(run.final.command.status, 0x0000);
-      assert.equal(dest.received.length, 1);
-      const r = dest.received[0];
-      assert.equal(r.transferSyntax, ImplicitVrLittleEndian);
-      const { dataSet } = await readWholeDataSet([r.dataSet], {
-        transferSyntax: ImplicitVrLittleEndian,
-      });
-      assert.deepEqual(dataSet["00080018"].Value, [ARCHIVE[0].sop]);
-      assert.deepEqual(dataSet["00100020"].Value, ["PID1"]);
+  await withMoveToDestination("IMPL", async (port, dest) => {
+    const association = await connect(port);
+    const run = await move(association, STUDY_ROOT_QR_MOVE, {
+      QueryRetrieveLevel: "IMAGE",
+      StudyInstanceUID: ARCHIVE[0].study,
+      SeriesInstanceUID: ARCHIVE[0].series,
+      SOPInstanceUID: ARCHIVE[0].sop,
+    }, "IMPL");
+    await association.release();
+    assert.equal(run.final.command.status, 0x0000);
+    assert.equal(dest.received.length, 1);
+    const r = dest.received[0];
+    assert.equal(r.transferSyntax, ImplicitVrLittleEndian);
+    const { dataSet } = await readWholeDataSet([r.dataSet], {
+      transferSyntax: ImplicitVrLittleEndian,
     });
-  } finally {
-    await dest.close();
-  }
+    assert.deepEqual(dataSet["00080018"].Value, [ARCHIVE[0].sop]);
+    assert.deepEqual(dataSet["00100020"].Value, ["PID1"]);
+  }, { transferSyntaxes: [ImplicitVrLittleEndian] });
 });
 
 Deno.test("C-CANCEL during a C-MOVE stops between sub-operations and answers FE00 with the counts and the rest listed", async () => {
-  const dest = await startDestination("SLOW", { delayMs: 250 });
-  try {
-    await withMoveScp({ SLOW: { host: "127.0.0.1", port: dest.scp.port } }, async (port) => {
-      const association = await connect(port);
-      const pcid = association.presentationContextFor(PATIENT_ROOT_QR_MOVE);
-      let cancelled = false;
-      const run = await move(
-        association,
-        PATIENT_ROOT_QR_MOVE,
-        {
-          QueryRetrieveLevel: "PATIENT",
-          PatientID: "PID1",
+  await withMoveToDestination("SLOW", async (port, dest) => {
+    const association = await connect(port);
+    const pcid = association.presentationContextFor(PATIENT_ROOT_QR_MOVE);
+    let cancelled = false;
+    const run = await move(
+      association,
+      PATIENT_ROOT_QR_MOVE,
+      {
+        QueryRetrieveLevel: "PATIENT",
+        PatientID: "PID1",
+      },
+      "SLOW",
+      {
+        onPending: (_c, messageId) => {
+          if (cancelled) return;
+          cancelled = true;
+          association.cancel(messageId, pcid);
         },
-        "SLOW",
-        {
-          onPending: (_c, messageId) => {
-            if (cancelled) return;
-            cancelled = true;
-            association.cancel(messageId, pcid);
-          },
-        },
-      );
-      await association.release();
-      assert.equal(run.final.command.status, 0xfe00);
-      const c = run.final.command;
-      assert.equal(c.numberOfCompletedSuboperations, dest.received.length);
-      assert.ok((c.numberOfRemainingSuboperations ?? 0) >= 1, JSON.stringify(c));
-      assert.equal(
-        (c.numberOfCompletedSuboperations ?? 0) + (c.numberOfRemainingSuboperations ?? 0),
-        4,
-      );
-      const sent = new Set(dest.received.map((r) => r.command.affectedSopInstanceUid));
-      const notSent = uidsWhere((i) => i.patientId === "PID1").filter((u) => !sent.has(u));
-      assert.deepEqual(run.failedUids?.sort(), notSent.sort());
-    });
-  } finally {
-    await dest.close();
-  }
+      },
+    );
+    await association.release();
+    assert.equal(run.final.command.status, 0xfe00);
+    const c = run.final.command;
+    assert.equal(c.numberOfCompletedSuboperations, dest.received.length);
+    assert.ok((c.numberOfRemainingSuboperations ?? 0) >= 1, JSON.stringify(c));
+    assert.equal(
+      (c.numberOfCompletedSuboperations ?? 0) + (c.numberOfRemainingSuboperations ?? 0),
+      4,
+    );
+    const sent = new Set(dest.received.map((r) => r.command.affectedSopInstanceUid));
+    const notSent = uidsWhere((i) => i.patientId === "PID1").filter((u) => !sent.has(u));
+    assert.deepEqual(run.failedUids?.sort(), notSent.sort());
+  }, { delayMs: 250 });
 });
 
 Deno.test("C-MOVE matching nothing answers Success with zero counts and opens no association", async () => {

@@ -21,6 +21,8 @@ import {
 } from "../../src/services/query_retrieve_scu.ts";
 import type { Service, ServiceRequest, ServiceResponse } from "../../src/services/service.ts";
 import { TransferSyntax } from "../../src/ul/uids.ts";
+import { drainAbortingAfter } from "../_helpers/abort_after.ts";
+import { withTempDir } from "../_helpers/temp_dir.ts";
 
 const TS = [TransferSyntax.EXPLICIT_VR_LITTLE_ENDIAN, TransferSyntax.IMPLICIT_VR_LITTLE_ENDIAN];
 const CT = "1.2.840.10008.5.1.4.1.1.2";
@@ -202,16 +204,7 @@ Deno.test("find whose signal aborts sends C-CANCEL-RQ: the SCP sees it, the fina
       level: "PATIENT",
       signal: controller.signal,
     });
-    let count = 0;
-    let result;
-    while (true) {
-      const next = await iterator.next();
-      if (next.done) {
-        result = next.value;
-        break;
-      }
-      if (++count === 2) controller.abort();
-    }
+    const { count, result } = await drainAbortingAfter(iterator, controller, 2);
     await assoc.release();
     assert.equal(result.status, 0xfe00);
     assert.ok(seen.cancelled);
@@ -275,8 +268,7 @@ Deno.test("move sends the Move Destination, reports the counts of each pending r
 
 Deno.test("get takes the C-STORE sub-operations on the same association (SCP role) and writes them under dir", async () => {
   await withScp(async (port) => {
-    const dir = await Deno.makeTempDir();
-    try {
+    await withTempDir(async (dir) => {
       const assoc = await Association.connect({
         host: "127.0.0.1",
         port,
@@ -295,9 +287,7 @@ Deno.test("get takes the C-STORE sub-operations on the same association (SCP rol
         await Deno.readFile(`${dir}/1.2.826.0.1.3680043.10.777.2.dcm`),
       ]);
       assert.equal(toKeywords(file.dataSet).PatientID, "GETPID");
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   });
 });
 

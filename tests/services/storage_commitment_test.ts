@@ -5,19 +5,14 @@ import { CommandField } from "../../src/dimse/command.ts";
 import { fromKeywords } from "../../src/dataset/dataset.ts";
 import { writePart10 } from "../../src/dataset/part10.ts";
 import { writeDataSet } from "../../src/dataset/writer.ts";
-import { storage } from "../../src/services/storage.ts";
-import { inspectFile, storageContexts, storeFile } from "../../src/services/storage_scu.ts";
+import type { Service } from "../../src/services/service.ts";
 import { nEventReport } from "../../src/services/normalized_scu.ts";
 import {
-  type AeAddress,
-  type DeliveredReport,
   encodeActionInformation,
   encodeEventInformation,
   FailureReason,
   STORAGE_COMMITMENT_PUSH_MODEL_SOP_CLASS,
   STORAGE_COMMITMENT_PUSH_MODEL_SOP_INSTANCE,
-  storageCommitment,
-  type StorageCommitmentScp,
 } from "../../src/services/storage_commitment.ts";
 import {
   requestStorageCommitment,
@@ -26,10 +21,10 @@ import {
   StorageCommitmentTimeoutError,
 } from "../../src/services/storage_commitment_scu.ts";
 import { CommitmentStore } from "../../src/store/commitment_store.ts";
-import type { InstanceIndex } from "../../src/store/instance_index.ts";
-import { openSqliteIndex } from "../../src/store/sqlite_index.ts";
 import { TransferSyntax } from "../../src/ul/uids.ts";
 import { requireDcmtk, runDcmtk } from "../interop/_dcmtk.ts";
+import { withTempDir } from "../_helpers/temp_dir.ts";
+import { type CommitmentScp, startCommitmentScp, storeAll } from "../_helpers/commitment_scp.ts";
 
 const CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2";
 const SECONDARY_CAPTURE_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.7";
@@ -58,101 +53,52 @@ async function writeInstance(folder: string, sopClassUid: string, n: number): Pr
   return path;
 }
 
-/** An SCP with Storage and Storage Commitment over one store folder and its index. */
-interface CommitmentScp {
-  scp: Scp;
-  dir: string;
-  index: InstanceIndex;
-  commitment: StorageCommitmentScp;
-  log: string[];
-  reports: DeliveredReport[];
-  close(): Promise<void>;
+/** Runs `fn` with a new commitment SCP; closes it and removes its store folder after. */
+async function withCommitmentScp(
+  fn: (archive: CommitmentScp) => Promise<void>,
+  options: Parameters<typeof startCommitmentScp>[0] = {},
+): Promise<void> {
+  const archive = await startCommitmentScp(options);
+  try {
+    await fn(archive);
+  } finally {
+    await archive.close();
+    await Deno.remove(archive.dir, { recursive: true });
+  }
 }
 
-async function startCommitmentScp(
-  options: {
-    dir?: string;
-    destinations?: Record<string, AeAddress>;
-    retryDelaysMs?: number[];
-  } = {},
-): Promise<CommitmentScp> {
-  const dir = options.dir ?? await Deno.makeTempDir();
-  const index = await openSqliteIndex(dir);
-  const log: string[] = [];
-  const reports: DeliveredReport[] = [];
-  const commitment = storageCommitment({
-    aeTitle: "ARCHIVE",
-    dir,
-    index,
-    destinations: options.destinations,
-    retryDelaysMs: options.retryDelaysMs ?? [],
-    log: (line) => log.push(line),
-    onReport: (report) => reports.push(report),
-  });
-  const scp = new Scp({
-    aeTitle: "ARCHIVE",
-    port: 0,
-    hostname: "127.0.0.1",
-    services: [storage({ dir, index, log: (line) => log.push(line) }), commitment],
-  });
-  await scp.listen();
-  return {
-    scp,
-    dir,
-    index,
-    commitment,
-    log,
-    reports,
-    async close() {
-      await scp.close({ timeoutMs: 1000 });
-      await commitment.close();
-      await index.close();
-    },
-  };
-}
-
-/** Stores the files on the SCP with C-STORE; returns their references. */
-async function storeAll(port: number, paths: string[]) {
-  const files = [];
-  for (const path of paths) files.push((await inspectFile(path))!);
-  const association = await Association.connect({
+/** An association from MODALITY to the commitment SCP, proposing Storage Commitment. */
+function connectAsModality(archive: CommitmentScp, services?: Service[]): Promise<Association> {
+  return Association.connect({
     host: "127.0.0.1",
-    port,
-    presentationContexts: storageContexts(files),
+    port: archive.scp.port,
+    callingAeTitle: "MODALITY",
+    presentationContexts: [COMMITMENT_CONTEXT],
+    services,
   });
-  try {
-    for (const file of files) assert.equal(await storeFile(association, file), 0);
-  } finally {
-    await association.release();
-  }
-  return files.map((f) => ({ sopClassUid: f.sopClassUid, sopInstanceUid: f.sopInstanceUid }));
 }
 
-async function withTempDir<T>(body: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await Deno.makeTempDir();
-  try {
-    return await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+/** MODALITY's SCP taking results reported on new associations; not listening yet. */
+function modalityListener(port = 0) {
+  const receiver = storageCommitmentReceiver();
+  const listener = new Scp({
+    aeTitle: "MODALITY",
+    port,
+    hostname: "127.0.0.1",
+    services: [receiver],
+  });
+  return { receiver, listener };
 }
 
 Deno.test("Storage commitment of stored instances is answered 0000 and reported as event 1 on the same association", async () => {
   await withTempDir(async (files) => {
-    const archive = await startCommitmentScp();
-    try {
+    await withCommitmentScp(async (archive) => {
       const references = await storeAll(archive.scp.port, [
         await writeInstance(files, CT_IMAGE_STORAGE, 1),
         await writeInstance(files, SECONDARY_CAPTURE_IMAGE_STORAGE, 2),
       ]);
       const receiver = storageCommitmentReceiver();
-      const association = await Association.connect({
-        host: "127.0.0.1",
-        port: archive.scp.port,
-        callingAeTitle: "MODALITY",
-        presentationContexts: [COMMITMENT_CONTEXT],
-        services: [receiver],
-      });
+      const association = await connectAsModality(archive, [receiver]);
       try {
         const accepted = await requestStorageCommitment(association, { instances: references });
         assert.equal(accepted.status, 0);
@@ -170,17 +116,13 @@ Deno.test("Storage commitment of stored instances is answered 0000 and reported 
       assert.equal(archive.reports.length, 1);
       assert.equal(archive.reports[0].via, "same-association");
       assert.deepEqual(await archive.commitment.store.list(), []);
-    } finally {
-      await archive.close();
-      await Deno.remove(archive.dir, { recursive: true });
-    }
+    });
   });
 });
 
 Deno.test("Missing, mismatched and vanished instances are reported as event 2 with Failure Reasons 0112 and 0119, the committed one listed too", async () => {
   await withTempDir(async (files) => {
-    const archive = await startCommitmentScp();
-    try {
+    await withCommitmentScp(async (archive) => {
       const [stored, mismatched, removed] = await storeAll(archive.scp.port, [
         await writeInstance(files, CT_IMAGE_STORAGE, 11),
         await writeInstance(files, CT_IMAGE_STORAGE, 12),
@@ -191,13 +133,7 @@ Deno.test("Missing, mismatched and vanished instances are reported as event 2 wi
       const missing = { sopClassUid: CT_IMAGE_STORAGE, sopInstanceUid: `${UID_ROOT}.13` };
       const conflicting = { ...mismatched, sopClassUid: SECONDARY_CAPTURE_IMAGE_STORAGE };
       const receiver = storageCommitmentReceiver();
-      const association = await Association.connect({
-        host: "127.0.0.1",
-        port: archive.scp.port,
-        callingAeTitle: "MODALITY",
-        presentationContexts: [COMMITMENT_CONTEXT],
-        services: [receiver],
-      });
+      const association = await connectAsModality(archive, [receiver]);
       try {
         const transactionUid = `${UID_ROOT}.900.1`;
         const accepted = await requestStorageCommitment(association, {
@@ -216,22 +152,13 @@ Deno.test("Missing, mismatched and vanished instances are reported as event 2 wi
       } finally {
         await association.release();
       }
-    } finally {
-      await archive.close();
-      await Deno.remove(archive.dir, { recursive: true });
-    }
+    });
   });
 });
 
 Deno.test("After the requestor releases, the report comes on a new association to its AE table address with the SCP role proposed and accepted", async () => {
   await withTempDir(async (files) => {
-    const receiver = storageCommitmentReceiver();
-    const listener = new Scp({
-      aeTitle: "MODALITY",
-      port: 0,
-      hostname: "127.0.0.1",
-      services: [receiver],
-    });
+    const { receiver, listener } = modalityListener();
     const roles: { requestorIsScp: boolean; requestorIsScu: boolean }[] = [];
     listener.on("association-accepted", (e) => {
       for (const c of e.negotiated.accepted) {
@@ -246,12 +173,7 @@ Deno.test("After the requestor releases, the report comes on a new association t
       const references = await storeAll(archive.scp.port, [
         await writeInstance(files, CT_IMAGE_STORAGE, 21),
       ]);
-      const association = await Association.connect({
-        host: "127.0.0.1",
-        port: archive.scp.port,
-        callingAeTitle: "MODALITY",
-        presentationContexts: [COMMITMENT_CONTEXT],
-      });
+      const association = await connectAsModality(archive);
       const accepted = await requestStorageCommitment(association, { instances: references });
       await association.release();
       const result = await receiver.wait(accepted.transactionUid, { timeoutMs: 10_000 });
@@ -274,13 +196,7 @@ Deno.test("After the requestor releases, the report comes on a new association t
 Deno.test("A transaction pending when the SCP stops is kept on disk and reported on a new association after restart", async () => {
   await withTempDir(async (files) => {
     const dir = await Deno.makeTempDir();
-    const receiver = storageCommitmentReceiver();
-    const listener = new Scp({
-      aeTitle: "MODALITY",
-      port: 0,
-      hostname: "127.0.0.1",
-      services: [receiver],
-    });
+    const { receiver, listener } = modalityListener();
     await listener.listen();
     try {
       // First run: the requestor is not in the AE table, so the report cannot be delivered.
@@ -292,12 +208,7 @@ Deno.test("A transaction pending when the SCP stops is kept on disk and reported
           await writeInstance(files, CT_IMAGE_STORAGE, 31),
           await writeInstance(files, CT_IMAGE_STORAGE, 32),
         ]);
-        const association = await Association.connect({
-          host: "127.0.0.1",
-          port: first.scp.port,
-          callingAeTitle: "MODALITY",
-          presentationContexts: [COMMITMENT_CONTEXT],
-        });
+        const association = await connectAsModality(first);
         transactionUid = (await requestStorageCommitment(association, { instances: references }))
           .transactionUid;
         await association.release();
@@ -349,23 +260,12 @@ Deno.test("A report the requestor could not take is sent again after the retry d
       destinations: { MODALITY: { host: "127.0.0.1", port } },
       retryDelaysMs: [300],
     });
-    const receiver = storageCommitmentReceiver();
-    const listener = new Scp({
-      aeTitle: "MODALITY",
-      port,
-      hostname: "127.0.0.1",
-      services: [receiver],
-    });
+    const { receiver, listener } = modalityListener(port);
     try {
       const references = await storeAll(archive.scp.port, [
         await writeInstance(files, CT_IMAGE_STORAGE, 71),
       ]);
-      const association = await Association.connect({
-        host: "127.0.0.1",
-        port: archive.scp.port,
-        callingAeTitle: "MODALITY",
-        presentationContexts: [COMMITMENT_CONTEXT],
-      });
+      const association = await connectAsModality(archive);
       const { transactionUid } = await requestStorageCommitment(association, {
         instances: references,
       });
@@ -389,14 +289,8 @@ Deno.test("A report the requestor could not take is sent again after the retry d
 });
 
 Deno.test("A Transaction UID pending for another request is refused with 0115; the same request again is taken and stays one pending transaction", async () => {
-  const archive = await startCommitmentScp();
-  try {
-    const association = await Association.connect({
-      host: "127.0.0.1",
-      port: archive.scp.port,
-      callingAeTitle: "MODALITY",
-      presentationContexts: [COMMITMENT_CONTEXT],
-    });
+  await withCommitmentScp(async (archive) => {
+    const association = await connectAsModality(archive);
     const transactionUid = `${UID_ROOT}.905`;
     const first = { sopClassUid: CT_IMAGE_STORAGE, sopInstanceUid: `${UID_ROOT}.81` };
     try {
@@ -421,21 +315,12 @@ Deno.test("A Transaction UID pending for another request is refused with 0115; t
     }
     const pending = await archive.commitment.store.list();
     assert.deepEqual(pending.map((p) => p.references), [[first]]);
-  } finally {
-    await archive.close();
-    await Deno.remove(archive.dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("N-ACTION without Transaction UID is refused with 0120, an unknown Action Type ID with 0123, another instance with 0112", async () => {
-  const archive = await startCommitmentScp();
-  try {
-    const association = await Association.connect({
-      host: "127.0.0.1",
-      port: archive.scp.port,
-      callingAeTitle: "MODALITY",
-      presentationContexts: [COMMITMENT_CONTEXT],
-    });
+  await withCommitmentScp(async (archive) => {
+    const association = await connectAsModality(archive);
     try {
       const reference = {
         ReferencedSOPClassUID: CT_IMAGE_STORAGE,
@@ -496,20 +381,11 @@ Deno.test("N-ACTION without Transaction UID is refused with 0120, an unknown Act
       await association.release();
     }
     assert.deepEqual(await archive.commitment.store.list(), []);
-  } finally {
-    await archive.close();
-    await Deno.remove(archive.dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("The result receiver answers 0113 to an unknown Event Type ID and 0000 to a result nobody waits for yet, which wait() then returns", async () => {
-  const receiver = storageCommitmentReceiver();
-  const listener = new Scp({
-    aeTitle: "MODALITY",
-    port: 0,
-    hostname: "127.0.0.1",
-    services: [receiver],
-  });
+  const { receiver, listener } = modalityListener();
   await listener.listen();
   try {
     const association = await Association.connect({

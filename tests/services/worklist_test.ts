@@ -16,6 +16,8 @@ import { QueryFailedError } from "../../src/services/query_retrieve_scu.ts";
 import { MODALITY_WORKLIST_FIND, modalityWorklist } from "../../src/services/worklist.ts";
 import { TransferSyntax } from "../../src/ul/uids.ts";
 import { requireDcmtk, runDcmtk } from "../interop/_dcmtk.ts";
+import { drainAbortingAfter } from "../_helpers/abort_after.ts";
+import { withTempDir } from "../_helpers/temp_dir.ts";
 
 const TS = [TransferSyntax.EXPLICIT_VR_LITTLE_ENDIAN, TransferSyntax.IMPLICIT_VR_LITTLE_ENDIAN];
 
@@ -203,17 +205,7 @@ Deno.test("worklist find over 300 items stopped after the first match sends C-CA
     });
     const controller = new AbortController();
     const iterator = assoc.find("worklist", { AccessionNumber: "" }, { signal: controller.signal });
-    let count = 0;
-    let result;
-    while (true) {
-      const next = await iterator.next();
-      if (next.done) {
-        result = next.value;
-        break;
-      }
-      count++;
-      controller.abort();
-    }
+    const { count, result } = await drainAbortingAfter(iterator, controller, 1);
     assert.equal(result.status, 0xfe00);
     assert.ok(count < 300, `${count} matches before the cancel took effect`);
     let again = 0;
@@ -237,8 +229,7 @@ Deno.test("worklist items written by the Part 10 writer read back with their seq
 if (await requireDcmtk(["findscu"], "tests/services/worklist_test.ts")) {
   Deno.test("DCMTK: findscu -W with a sequence key Modality=MR gets the 3 MR items from our worklist SCP", async () => {
     await withWorklist(ITEMS, async (port) => {
-      const out = await Deno.makeTempDir();
-      try {
+      await withTempDir(async (out) => {
         const result = await runDcmtk("findscu", [
           "-W",
           "-aec",
@@ -265,9 +256,7 @@ if (await requireDcmtk(["findscu"], "tests/services/worklist_test.ts")) {
           found.push(String(toKeywords(dataSet).AccessionNumber));
         }
         assert.deepEqual(found.sort(), ["ACC1", "ACC3", "ACC4"]);
-      } finally {
-        await Deno.remove(out, { recursive: true });
-      }
+      });
     });
   });
 

@@ -4,6 +4,10 @@
  */
 import { fromKeywords } from "../../src/dataset/dataset.ts";
 import { writePart10 } from "../../src/dataset/part10.ts";
+import type { DataSet } from "../../src/dataset/dataset.ts";
+import type { IndexQuery, InstanceIndex } from "../../src/store/instance_index.ts";
+import { reindex } from "../../src/store/reindex.ts";
+import { openSqliteIndex, type SqliteIndex } from "../../src/store/sqlite_index.ts";
 
 /** Secondary Capture Image Storage. */
 export const SC = "1.2.840.10008.5.1.4.1.1.7";
@@ -138,4 +142,45 @@ export async function writeArchive(dir: string): Promise<string[]> {
     }
   }
   return paths;
+}
+
+/**
+ * Runs `run` over the archive written into a new temp folder (named with `prefix`) and indexed
+ * in full; closes the index and removes the folder after.
+ */
+export async function withIndexedArchive(
+  prefix: string,
+  run: (index: SqliteIndex, dir: string) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix });
+  try {
+    await writeArchive(dir);
+    const index = openSqliteIndex(dir);
+    try {
+      await reindex(index, dir, { mode: "full" });
+      await run(index, dir);
+    } finally {
+      await index.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** A real index whose matches come `delayMs` apart, so that a C-CANCEL-RQ lands between two. */
+export function slowIndex(index: InstanceIndex, delayMs: number): InstanceIndex {
+  return {
+    add: (i) => index.add(i),
+    remove: (uid) => index.remove(uid),
+    get: (uid) => index.get(uid),
+    instances: (q) => index.instances(q),
+    counts: () => index.counts(),
+    close: () => index.close(),
+    async *find(query: IndexQuery): AsyncGenerator<DataSet> {
+      for await (const match of index.find(query)) {
+        await new Promise((r) => setTimeout(r, delayMs));
+        yield match;
+      }
+    },
+  };
 }

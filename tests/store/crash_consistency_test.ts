@@ -8,6 +8,7 @@ import { ExplicitVrLittleEndian } from "../../src/dataset/transfer_syntax.ts";
 import { reindex } from "../../src/store/reindex.ts";
 import { openSqliteIndex } from "../../src/store/sqlite_index.ts";
 import { SC } from "./_archive.ts";
+import { withTempDir } from "../_helpers/temp_dir.ts";
 
 const ROOT = new URL("../..", import.meta.url);
 
@@ -49,8 +50,7 @@ async function readPort(stdout: ReadableStream<Uint8Array>): Promise<number> {
 }
 
 Deno.test("A crash after the file is in place and before it is indexed is repaired by the start check", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "dimse-crash-" });
-  try {
+  await withTempDir(async (dir) => {
     const child = new Deno.Command(Deno.execPath(), {
       args: ["eval", "--ext=ts", CHILD, dir],
       cwd: ROOT.pathname,
@@ -95,7 +95,5 @@ Deno.test("A crash after the file is in place and before it is indexed is repair
     } finally {
       await index.close();
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  }, { prefix: "dimse-crash-" });
 });

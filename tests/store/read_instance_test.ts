@@ -9,6 +9,7 @@ import {
 } from "../../src/dataset/transfer_syntax.ts";
 import { InstanceReadError, readInstance } from "../../src/store/read_instance.ts";
 import { SC } from "./_archive.ts";
+import { withTempDir } from "../_helpers/temp_dir.ts";
 
 function instance(uid: string, pixels = 0) {
   const ds = fromKeywords({
@@ -27,8 +28,7 @@ function instance(uid: string, pixels = 0) {
 }
 
 Deno.test("readInstance reads a Part 10 file up to Pixel Data in every uncompressed transfer syntax", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "dimse-read-" });
-  try {
+  await withTempDir(async (dir) => {
     for (
       const ts of [
         ExplicitVrLittleEndian,
@@ -51,14 +51,11 @@ Deno.test("readInstance reads a Part 10 file up to Pixel Data in every uncompres
       assert.equal(keywords.Columns, 100, ts);
       assert.equal(read.dataSet["7FE00010"], undefined, `${ts}: Pixel Data is not read`);
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  }, { prefix: "dimse-read-" });
 });
 
 Deno.test("readInstance reads a data set without preamble and meta, and refuses a file that is not DICOM", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "dimse-read-" });
-  try {
+  await withTempDir(async (dir) => {
     const full = await writePart10(instance("1.2.3.9"), {
       transferSyntaxUid: ExplicitVrLittleEndian,
     });
@@ -70,7 +67,5 @@ Deno.test("readInstance reads a data set without preamble and meta, and refuses 
     await Deno.writeTextFile(`${dir}/notes.txt`, "not DICOM at all, just some words");
     await assert.rejects(readInstance(dir, "notes.txt"), InstanceReadError);
     await assert.rejects(readInstance(dir, "missing.dcm"), InstanceReadError);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  }, { prefix: "dimse-read-" });
 });

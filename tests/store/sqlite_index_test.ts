@@ -9,22 +9,18 @@ import {
   openSqliteIndex,
   type SqliteIndex,
 } from "../../src/store/sqlite_index.ts";
-import { instanceUid, PR, SC, seriesUid, studyUid, TOTALS, writeArchive } from "./_archive.ts";
+import {
+  instanceUid,
+  PR,
+  SC,
+  seriesUid,
+  studyUid,
+  TOTALS,
+  withIndexedArchive,
+} from "./_archive.ts";
 
-async function withArchive(run: (index: SqliteIndex, dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "dimse-index-" });
-  try {
-    await writeArchive(dir);
-    const index = openSqliteIndex(dir);
-    try {
-      await reindex(index, dir, { mode: "full" });
-      await run(index, dir);
-    } finally {
-      await index.close();
-    }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withArchive(run: (index: SqliteIndex, dir: string) => Promise<void>): Promise<void> {
+  return withIndexedArchive("dimse-index-", run);
 }
 
 async function find(

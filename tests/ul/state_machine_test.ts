@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Association, AssociationAbortedError } from "../../src/client.ts";
-import { Scp, type ScpOptions } from "../../src/scp.ts";
+import type { Scp, ScpOptions } from "../../src/scp.ts";
 import type { Service } from "../../src/services/service.ts";
 import { verification } from "../../src/services/verification.ts";
 import { UpperLayerAssociation } from "../../src/ul/association.ts";
@@ -22,6 +22,7 @@ import {
   pDataTf,
   RawPeer,
 } from "../peers/raw_peer.ts";
+import { startLocalScp } from "../_helpers/local_scp.ts";
 
 const UNKNOWN_PDU = [0x09, 0, 0, 0, 0, 4, 0, 0, 0, 0];
 
@@ -29,17 +30,8 @@ function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-async function startScp(extra: Partial<ScpOptions> = {}): Promise<Scp> {
-  const scp = new Scp({
-    aeTitle: "DIMSE",
-    port: 0,
-    hostname: "127.0.0.1",
-    services: [verification()],
-    timeouts: { artim: 300 },
-    ...extra,
-  });
-  await scp.listen();
-  return scp;
+function startScp(extra: Partial<ScpOptions> = {}): Promise<Scp> {
+  return startLocalScp([verification()], { timeouts: { artim: 300 }, ...extra });
 }
 
 function slowEcho(ms: number): Service {

@@ -1,0 +1,184 @@
+// The Storage SCP's receive path: the file bytes it writes, the data set it indexes when the
+// head before Pixel Data does not fit in memory, and which index rows it asks to be flushed.
+import assert from "node:assert/strict";
+import { startStorageScp } from "./_storage_scp.ts";
+import { Association } from "../../src/client.ts";
+import { CommandField, type CommandSet } from "../../src/dimse/command.ts";
+import type { DataSet } from "../../src/dataset/dataset.ts";
+import { encodeFileMetaInformation } from "../../src/dataset/part10.ts";
+import { writeDataSet } from "../../src/dataset/writer.ts";
+import type {
+  IndexAddOptions,
+  IndexedInstance,
+  InstanceIndex,
+} from "../../src/store/instance_index.ts";
+import { openSqliteIndex, type SqliteIndex } from "../../src/store/sqlite_index.ts";
+
+const CT = "1.2.840.10008.5.1.4.1.1.2";
+const EXPLICIT_LE = "1.2.840.10008.1.2.1";
+const IMPLICIT_LE = "1.2.840.10008.1.2";
+
+function connect(port: number, transferSyntax = EXPLICIT_LE): Promise<Association> {
+  return Association.connect({
+    host: "127.0.0.1",
+    port,
+    callingAeTitle: "RECVSCU",
+    presentationContexts: [{ abstractSyntax: CT, transferSyntaxes: [transferSyntax] }],
+  });
+}
+
+async function cStore(assoc: Association, uid: string, dataSet: Uint8Array): Promise<CommandSet> {
+  const rsp = await assoc.request({
+    commandField: CommandField.C_STORE_RQ,
+    affectedSopClassUid: CT,
+    affectedSopInstanceUid: uid,
+    priority: 0,
+    commandDataSetType: 0,
+  }, { dataSet });
+  return rsp.command;
+}
+
+function ct(uid: string, extra: DataSet = {}, pixelBytes = 64): DataSet {
+  return {
+    "00080016": { vr: "UI", Value: [CT] },
+    "00080018": { vr: "UI", Value: [uid] },
+    "00100010": { vr: "PN", Value: [{ Alphabetic: "Doe^John" }] },
+    "00100020": { vr: "LO", Value: ["P7"] },
+    "0020000D": { vr: "UI", Value: ["1.2.3.900"] },
+    "0020000E": { vr: "UI", Value: ["1.2.3.900.1"] },
+    ...extra,
+    "7FE00010": { vr: "OW", InlineBinary: btoa("\0".repeat(pixelBytes)) },
+  };
+}
+
+/** A real SQLite index that remembers the options of each add. */
+class RecordingIndex implements InstanceIndex {
+  readonly adds: { uid: string; durable: boolean | undefined }[] = [];
+  readonly #inner: SqliteIndex;
+  constructor(inner: SqliteIndex) {
+    this.#inner = inner;
+  }
+  add(instance: IndexedInstance, options?: IndexAddOptions): Promise<void> {
+    this.adds.push({ uid: instance.sopInstanceUid, durable: options?.durable });
+    return this.#inner.add(instance, options);
+  }
+  remove(uid: string) {
+    return this.#inner.remove(uid);
+  }
+  get(uid: string) {
+    return this.#inner.get(uid);
+  }
+  find(query: Parameters<InstanceIndex["find"]>[0]) {
+    return this.#inner.find(query);
+  }
+  instances(query: Parameters<InstanceIndex["instances"]>[0]) {
+    return this.#inner.instances(query);
+  }
+  counts() {
+    return this.#inner.counts();
+  }
+  close() {
+    return this.#inner.close();
+  }
+}
+
+Deno.test("each stored file starts with the File Meta Information of the Part 10 encoder, for odd and even UID lengths and both transfer syntaxes", async () => {
+  const { scp, dir, close } = await startStorageScp();
+  try {
+    for (const ts of [EXPLICIT_LE, IMPLICIT_LE]) {
+      const assoc = await connect(scp.port, ts);
+      for (const uid of ["1.2.3.41", "1.2.3.412", `1.2.3.${ts.length}3`]) {
+        const dataSet = await writeDataSet(ct(uid), { transferSyntax: ts });
+        assert.equal((await cStore(assoc, uid, dataSet)).status, 0);
+        const file = await Deno.readFile(`${dir}/${uid}.dcm`);
+        const meta = encodeFileMetaInformation({
+          mediaStorageSopClassUid: CT,
+          mediaStorageSopInstanceUid: uid,
+          transferSyntaxUid: ts,
+          sourceApplicationEntityTitle: "RECVSCU",
+        });
+        assert.deepEqual(file.subarray(0, meta.length), meta, `meta of ${uid} in ${ts}`);
+        assert.deepEqual(file.subarray(meta.length), dataSet, `data set of ${uid} in ${ts}`);
+      }
+      await assoc.release();
+    }
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("an instance with 300 KiB before Pixel Data is indexed with the attributes after it, read back from the file", async () => {
+  const dir = await Deno.makeTempDir();
+  const index = openSqliteIndex(dir);
+  const { scp, close } = await startStorageScp([], { dir, index });
+  try {
+    const assoc = await connect(scp.port);
+    const uid = "1.2.3.42";
+    const blob: DataSet = { "00091010": { vr: "OB", InlineBinary: btoa("b".repeat(300 * 1024)) } };
+    const bytes = await writeDataSet(
+      ct(uid, { "00090010": { vr: "LO", Value: ["ACME"] }, ...blob }, 1 << 20),
+      { transferSyntax: EXPLICIT_LE },
+    );
+    assert.equal((await cStore(assoc, uid, bytes)).status, 0);
+    await assoc.release();
+    const row = await index.get(uid);
+    assert.ok(row, "indexed");
+    assert.equal(row.size, (await Deno.stat(`${dir}/${uid}.dcm`)).size);
+    assert.deepEqual(row.dataSet["00091010"], { vr: "OB" }, "the bulk value is left out");
+    assert.deepEqual(row.dataSet["00100010"]?.Value, [{ Alphabetic: "Doe^John" }]);
+    assert.deepEqual(row.dataSet["0020000E"]?.Value, ["1.2.3.900.1"]);
+  } finally {
+    await close();
+    await index.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("with fsync on, a new instance's index row is not flushed on its own and a replacing one is; with fsync off none is", async () => {
+  for (const fsync of [true, false]) {
+    const dir = await Deno.makeTempDir();
+    const index = new RecordingIndex(openSqliteIndex(dir));
+    const { scp, close } = await startStorageScp([], { dir, index, fsync });
+    try {
+      const assoc = await connect(scp.port);
+      const bytes = await writeDataSet(ct("1.2.3.43"), { transferSyntax: EXPLICIT_LE });
+      assert.equal((await cStore(assoc, "1.2.3.43", bytes)).status, 0);
+      assert.equal((await cStore(assoc, "1.2.3.43", bytes)).status, 0);
+      await assoc.release();
+      assert.deepEqual(index.adds, [
+        { uid: "1.2.3.43", durable: false },
+        { uid: "1.2.3.43", durable: fsync },
+      ]);
+      assert.ok(await index.get("1.2.3.43"));
+    } finally {
+      await close();
+      await index.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  }
+});
+
+Deno.test("a data set of several megabytes arrives whole, byte for byte, with fsync on", async () => {
+  const { scp, dir, close } = await startStorageScp([], { fsync: true, maxPduLength: 16384 });
+  try {
+    const assoc = await connect(scp.port);
+    const uid = "1.2.3.44";
+    const pixels: DataSet = {
+      "7FE00010": {
+        vr: "OW",
+        InlineBinary: btoa(
+          Array.from({ length: 3 * 1024 * 1024 + 6 }, (_, i) => String.fromCharCode(i % 251))
+            .join(""),
+        ),
+      },
+    };
+    const bytes = await writeDataSet({ ...ct(uid), ...pixels }, { transferSyntax: EXPLICIT_LE });
+    assert.equal((await cStore(assoc, uid, bytes)).status, 0);
+    await assoc.release();
+    const file = await Deno.readFile(`${dir}/${uid}.dcm`);
+    assert.deepEqual(file.subarray(file.length - bytes.length), bytes);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [`${uid}.dcm`]);
+  } finally {
+    await close();
+  }
+});
