@@ -103,7 +103,7 @@ function dcmjsScp() {
     const port = freePort();
     return await startServer(
       DENO,
-      ["run", "-A", `${ROOT}/bench/_dcmjs_dimse.ts`, "server", String(port), out],
+      ["run", "-A", "--no-lock", `${ROOT}/bench/_dcmjs_dimse.ts`, "server", String(port), out],
       { port },
     );
   };
@@ -130,7 +130,16 @@ function dcmjsStore() {
   return async (port: number, set: GeneratedSet) =>
     await runClient(
       DENO,
-      ["run", "-A", `${ROOT}/bench/_dcmjs_dimse.ts`, "client", "127.0.0.1", String(port), set.dir],
+      [
+        "run",
+        "-A",
+        "--no-lock",
+        `${ROOT}/bench/_dcmjs_dimse.ts`,
+        "client",
+        "127.0.0.1",
+        String(port),
+        set.dir,
+      ],
       { timeoutMs: RUN_TIMEOUT_MS },
     );
 }
