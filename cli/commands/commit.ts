@@ -7,7 +7,7 @@
  */
 import type { Association } from "../../src/client.ts";
 import { Scp } from "../../src/scp.ts";
-import { inspectFile } from "../../src/services/storage_scu.ts";
+import { type FileToInspect, inspectFiles } from "../../src/services/storage_scu.ts";
 import { isValidUid } from "../../src/services/normalized.ts";
 import {
   type CommitmentReference,
@@ -38,6 +38,7 @@ import {
   UsageError,
 } from "../_args.ts";
 import type { CliIo } from "../_args.ts";
+import { collectFiles } from "../_files.ts";
 
 const HELP = `Usage: dimse commit HOST:PORT [PATH...] [options]
 
@@ -59,17 +60,6 @@ Options:
   --timeout S           seconds to wait for the connection, each answer and the result
                         (default 60)
   -h, --help            show this help`;
-
-async function* walk(path: string): AsyncGenerator<string> {
-  const info = await Deno.stat(path);
-  if (info.isDirectory) {
-    const names = [];
-    for await (const entry of Deno.readDir(path)) names.push(entry.name);
-    for (const name of names.sort()) yield* walk(`${path.replace(/\/+$/, "")}/${name}`);
-  } else if (info.isFile) {
-    yield path;
-  }
-}
 
 /** Parses `--uid CLASS:INSTANCE`. */
 function parseUidPair(text: string): CommitmentReference {
@@ -128,20 +118,23 @@ export async function main(args: string[], io: CliIo = consoleIo): Promise<numbe
   const names = new Map<string, string>();
   let unreadable = 0;
   for (const root of request.paths) {
+    const found: FileToInspect[] = [];
     try {
-      for await (const path of walk(root)) {
-        const file = await inspectFile(path);
-        if (!file) {
-          io.err(`dimse commit: skipping ${path}: not a DICOM Part 10 file`);
-          continue;
-        }
-        if (names.has(file.sopInstanceUid)) continue;
-        instances.push({ sopClassUid: file.sopClassUid, sopInstanceUid: file.sopInstanceUid });
-        names.set(file.sopInstanceUid, path);
-      }
+      collectFiles(root, found);
     } catch (error) {
       io.err(`dimse commit: cannot read ${root}: ${describeError(error)}`);
       unreadable++;
+    }
+    const inspected = await inspectFiles(found);
+    for (let i = 0; i < found.length; i++) {
+      const file = inspected[i];
+      if (!file) {
+        io.err(`dimse commit: skipping ${found[i].path}: not a DICOM Part 10 file`);
+        continue;
+      }
+      if (names.has(file.sopInstanceUid)) continue;
+      instances.push({ sopClassUid: file.sopClassUid, sopInstanceUid: file.sopInstanceUid });
+      names.set(file.sopInstanceUid, found[i].path);
     }
   }
   for (const reference of request.uids) {

@@ -30,6 +30,7 @@ import {
   UsageError,
 } from "../_args.ts";
 import type { CliIo } from "../_args.ts";
+import { collectFiles } from "../_files.ts";
 import { ProgressBar } from "../_progress.ts";
 
 const HELP = `Usage: dimse store HOST:PORT PATH... [options]
@@ -48,19 +49,6 @@ Options:
                    window; used only as far as the peer accepts it, else one at a time
                    (default 16; 1 proposes none)
   -h, --help       show this help`;
-
-/** Regular files under `path` (itself when a file), in name order, with their sizes. */
-function walk(path: string, out: FileToInspect[]): void {
-  // Synchronous calls: planning waits for them anyway, and they cost a fraction of async ones.
-  const info = Deno.statSync(path);
-  if (info.isDirectory) {
-    const names = [];
-    for (const entry of Deno.readDirSync(path)) names.push(entry.name);
-    for (const name of names.sort()) walk(`${path.replace(/\/+$/, "")}/${name}`, out);
-  } else if (info.isFile) {
-    out.push({ path, size: info.size });
-  }
-}
 
 /** Runs `store`; returns 0 when every instance was stored, 1 on any failure, 2 on bad arguments. */
 export async function main(args: string[], io: CliIo = consoleIo): Promise<number> {
@@ -100,7 +88,7 @@ export async function main(args: string[], io: CliIo = consoleIo): Promise<numbe
   for (const root of request.paths) {
     const found: FileToInspect[] = [];
     try {
-      walk(root, found);
+      collectFiles(root, found);
     } catch (error) {
       io.err(`dimse store: cannot read ${root}: ${describeError(error)}`);
       failed++;
