@@ -89,9 +89,15 @@ export class CharacterSet {
 
 /** Decodes bytes as ISO 8859-1, one character per byte (also used for the ASCII-only VRs). */
 export function decodeLatin1(bytes: Uint8Array): string {
+  // Most values are short: a loop is cheaper than spreading the bytes into arguments.
+  if (bytes.length <= 64) {
+    let out = "";
+    for (let i = 0; i < bytes.length; i++) out += String.fromCharCode(bytes[i]);
+    return out;
+  }
   let out = "";
   for (let i = 0; i < bytes.length; i += 8192) {
-    out += String.fromCharCode(...bytes.subarray(i, i + 8192));
+    out += String.fromCharCode.apply(null, bytes.subarray(i, i + 8192) as unknown as number[]);
   }
   return out;
 }

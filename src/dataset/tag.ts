@@ -23,9 +23,17 @@ export function elementOf(tag: Tag): number {
   return tag & 0xffff;
 }
 
+const HEX_OF_TAG = new Map<Tag, string>();
+
 /** The tag as eight upper-case hex digits, the key form of the DICOM JSON model (PS3.18 §F.2.1). */
 export function tagToHex(tag: Tag): string {
-  return tag.toString(16).toUpperCase().padStart(8, "0");
+  let hex = HEX_OF_TAG.get(tag);
+  if (hex === undefined) {
+    hex = tag.toString(16).toUpperCase().padStart(8, "0");
+    // Data sets reuse a few thousand tags; private and odd ones beyond that are not kept.
+    if (HEX_OF_TAG.size < 16384) HEX_OF_TAG.set(tag, hex);
+  }
+  return hex;
 }
 
 /** The tag as `(gggg,eeee)`, the form PS3.6 and DCMTK print. */

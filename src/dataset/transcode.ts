@@ -66,11 +66,17 @@ function isReferenced(ts: TransferSyntax): boolean {
   return /^1\.2\.840\.10008\.1\.2\.(4\.9[45]|4\.20[45]|6\.|7\.)/.test(ts.uid);
 }
 
-/** Collects output bytes into chunks of a fixed size. */
+/**
+ * Collects output bytes into chunks of a fixed size. A full chunk is handed out and replaced by
+ * a fresh buffer; nothing else is allocated per write, so a long value leaves no garbage behind
+ * beyond the chunks themselves.
+ */
 class Output {
   readonly #size: number;
   #buffer: Uint8Array;
   #used = 0;
+  /** A number split between two chunks, swapped here before it is copied. */
+  readonly #straddling = new Uint8Array(8);
   readonly ready: Uint8Array[] = [];
 
   constructor(size: number) {
@@ -78,18 +84,38 @@ class Output {
     this.#buffer = new Uint8Array(size);
   }
 
-  write(bytes: Uint8Array): void {
-    let at = 0;
-    while (at < bytes.length) {
-      const take = Math.min(bytes.length - at, this.#size - this.#used);
-      this.#buffer.set(bytes.subarray(at, at + take), this.#used);
+  /** Copies `bytes[start, end)`. */
+  write(bytes: Uint8Array, start = 0, end = bytes.length): void {
+    while (start < end) {
+      const take = Math.min(end - start, this.#size - this.#used);
+      this.#buffer.set(
+        take === bytes.length ? bytes : bytes.subarray(start, start + take),
+        this.#used,
+      );
       this.#used += take;
-      at += take;
-      if (this.#used === this.#size) {
-        this.ready.push(this.#buffer);
-        this.#buffer = new Uint8Array(this.#size);
-        this.#used = 0;
+      start += take;
+      if (this.#used === this.#size) this.#next();
+    }
+  }
+
+  /**
+   * Copies `bytes[start, end)`, a whole number of `unit`-byte numbers, reversing the byte order
+   * of each (PS3.5 §7.3).
+   */
+  writeSwapped(bytes: Uint8Array, start: number, end: number, unit: number): void {
+    while (start < end) {
+      const room = this.#size - this.#used;
+      if (room < unit) {
+        for (let k = 0; k < unit; k++) this.#straddling[k] = bytes[start + unit - 1 - k];
+        this.write(this.#straddling, 0, unit);
+        start += unit;
+        continue;
       }
+      const take = Math.min(end - start, room - room % unit);
+      swapInto(bytes, start, take, unit, this.#buffer, this.#used);
+      this.#used += take;
+      start += take;
+      if (this.#used === this.#size) this.#next();
     }
   }
 
@@ -97,94 +123,111 @@ class Output {
     if (this.#used > 0) this.ready.push(this.#buffer.slice(0, this.#used));
     this.#used = 0;
   }
+
+  #next(): void {
+    this.ready.push(this.#buffer);
+    this.#buffer = new Uint8Array(this.#size);
+    this.#used = 0;
+  }
 }
 
-/** Reverses the byte order of each `unit`-byte number in place (PS3.5 §7.3). */
-function swapInPlace(bytes: Uint8Array, unit: number): void {
-  for (let i = 0; i + unit <= bytes.length; i += unit) {
-    for (let a = i, b = i + unit - 1; a < b; a++, b--) {
-      const t = bytes[a];
-      bytes[a] = bytes[b];
-      bytes[b] = t;
+/** Copies `length` bytes, reversing the byte order of each `unit`-byte number (PS3.5 §7.3). */
+function swapInto(
+  from: Uint8Array,
+  start: number,
+  length: number,
+  unit: number,
+  to: Uint8Array,
+  at: number,
+): void {
+  if (unit === 2) {
+    for (let i = 0; i < length; i += 2) {
+      to[at + i] = from[start + i + 1];
+      to[at + i + 1] = from[start + i];
     }
+    return;
+  }
+  for (let i = 0; i < length; i += unit) {
+    const last = start + i + unit - 1;
+    for (let k = 0; k < unit; k++) to[at + i + k] = from[last - k];
   }
 }
 
 /** Swaps a value arriving in pieces, carrying a number split between two pieces to the next. */
 class Swapper {
-  readonly unit: number;
-  #carry = new Uint8Array(8);
+  #unit = 1;
+  readonly #carry = new Uint8Array(8);
   #carried = 0;
 
-  constructor(unit: number) {
-    this.unit = unit;
+  /** Starts a value made of `unit`-byte numbers. */
+  start(unit: number): void {
+    this.#unit = unit;
+    this.#carried = 0;
   }
 
   piece(bytes: Uint8Array, out: Output): void {
+    const unit = this.#unit;
     let at = 0;
     if (this.#carried > 0) {
-      const take = Math.min(this.unit - this.#carried, bytes.length);
-      this.#carry.set(bytes.subarray(0, take), this.#carried);
+      const take = Math.min(unit - this.#carried, bytes.length);
+      for (let k = 0; k < take; k++) this.#carry[this.#carried + k] = bytes[k];
       this.#carried += take;
       at = take;
-      if (this.#carried < this.unit) return;
-      const whole = this.#carry.slice(0, this.unit);
-      swapInPlace(whole, this.unit);
-      out.write(whole);
+      if (this.#carried < unit) return;
+      out.writeSwapped(this.#carry, 0, unit, unit);
       this.#carried = 0;
     }
-    const usable = Math.floor((bytes.length - at) / this.unit) * this.unit;
-    if (usable > 0) {
-      const copy = bytes.slice(at, at + usable);
-      swapInPlace(copy, this.unit);
-      out.write(copy);
-    }
+    const usable = Math.floor((bytes.length - at) / unit) * unit;
+    if (usable > 0) out.writeSwapped(bytes, at, at + usable, unit);
     const rest = bytes.length - at - usable;
-    if (rest > 0) {
-      this.#carry.set(bytes.subarray(at + usable), 0);
-      this.#carried = rest;
-    }
+    for (let k = 0; k < rest; k++) this.#carry[k] = bytes[at + usable + k];
+    this.#carried = rest;
   }
 
   end(out: Output): void {
     // A value whose length is not a multiple of its unit is malformed; its tail goes as it is.
-    if (this.#carried > 0) out.write(this.#carry.slice(0, this.#carried));
+    if (this.#carried > 0) out.write(this.#carry, 0, this.#carried);
     this.#carried = 0;
   }
 }
 
-function tagBytes(view: DataView, at: number, tag: Tag, littleEndian: boolean): void {
-  view.setUint16(at, Math.floor(tag / 0x10000), littleEndian);
-  view.setUint16(at + 2, tag & 0xffff, littleEndian);
+/**
+ * Headers are built here and copied into the output straight away, with no await in between,
+ * so one buffer serves every conversion.
+ */
+const HEADER = new Uint8Array(12);
+const HEADER_VIEW = new DataView(HEADER.buffer);
+
+function tagBytes(at: number, tag: Tag, littleEndian: boolean): void {
+  HEADER_VIEW.setUint16(at, Math.floor(tag / 0x10000), littleEndian);
+  HEADER_VIEW.setUint16(at + 2, tag & 0xffff, littleEndian);
 }
 
-/** An element header in the output encoding (PS3.5 §7.1.2, §7.1.3). */
-function elementHeader(enc: Encoding, tag: Tag, vr: Vr, length: number): Uint8Array {
+/** Writes an element header in the output encoding (PS3.5 §7.1.2, §7.1.3). */
+function writeElementHeader(out: Output, enc: Encoding, tag: Tag, vr: Vr, length: number): void {
+  tagBytes(0, tag, enc.littleEndian);
   if (!enc.explicitVr) {
-    const out = new Uint8Array(8);
-    const view = new DataView(out.buffer);
-    tagBytes(view, 0, tag, enc.littleEndian);
-    view.setUint32(4, length, enc.littleEndian);
-    return out;
+    HEADER_VIEW.setUint32(4, length, enc.littleEndian);
+    out.write(HEADER, 0, 8);
+    return;
   }
-  const long = hasLongLength(vr);
-  const out = new Uint8Array(long ? 12 : 8);
-  const view = new DataView(out.buffer);
-  tagBytes(view, 0, tag, enc.littleEndian);
-  out[4] = vr.charCodeAt(0);
-  out[5] = vr.charCodeAt(1);
-  if (long) view.setUint32(8, length, enc.littleEndian);
-  else view.setUint16(6, length, enc.littleEndian);
-  return out;
+  HEADER[4] = vr.charCodeAt(0);
+  HEADER[5] = vr.charCodeAt(1);
+  if (hasLongLength(vr)) {
+    HEADER_VIEW.setUint16(6, 0);
+    HEADER_VIEW.setUint32(8, length, enc.littleEndian);
+    out.write(HEADER, 0, 12);
+  } else {
+    HEADER_VIEW.setUint16(6, length, enc.littleEndian);
+    out.write(HEADER, 0, 8);
+  }
 }
 
-/** An item or delimitation item (PS3.5 §7.5). */
-function itemHeader(enc: Encoding, tag: Tag, length: number): Uint8Array {
-  const out = new Uint8Array(8);
-  const view = new DataView(out.buffer);
-  tagBytes(view, 0, tag, enc.littleEndian);
-  view.setUint32(4, length, enc.littleEndian);
-  return out;
+/** Writes an item or delimitation item (PS3.5 §7.5). */
+function writeItemHeader(out: Output, enc: Encoding, tag: Tag, length: number): void {
+  tagBytes(0, tag, enc.littleEndian);
+  HEADER_VIEW.setUint32(4, length, enc.littleEndian);
+  out.write(HEADER, 0, 8);
 }
 
 /** The VR to write: explicit VR with a 2-byte length cannot carry more than 65535 bytes. */
@@ -229,7 +272,8 @@ export async function* transcodeDataSet(
     input: { explicitVr: from.explicitVr, littleEndian: from.littleEndian },
     output: { explicitVr: to.explicitVr, littleEndian: to.littleEndian },
   }];
-  let swapper: Swapper | undefined;
+  const swapper = new Swapper();
+  let swapping = false;
   let skipping = false;
   const tokens = readDataSet(source, {
     transferSyntax: from,
@@ -248,17 +292,20 @@ export async function* transcodeDataSet(
         const swap = level.input.littleEndian !== level.output.littleEndian;
         const unit = swap ? swapUnit(token.vr) : 1;
         const vr = outputVr(level.output, token.vr, token.length);
-        out.write(elementHeader(level.output, token.tag, vr, token.length));
+        writeElementHeader(out, level.output, token.tag, vr, token.length);
         if (token.value) {
           if (unit > 1) {
-            const copy = token.value.slice();
-            swapInPlace(copy, unit);
-            out.write(copy);
+            const value = token.value;
+            const whole = value.length - value.length % unit;
+            out.writeSwapped(value, 0, whole, unit);
+            // A value whose length is not a multiple of its unit is malformed; its tail goes as it is.
+            out.write(value, whole);
           } else {
             out.write(token.value);
           }
         } else if (token.bulk === "chunked") {
-          swapper = unit > 1 ? new Swapper(unit) : undefined;
+          swapping = unit > 1;
+          if (swapping) swapper.start(unit);
         } else {
           throw new DataSetError(
             "bulk-data-not-available",
@@ -270,12 +317,12 @@ export async function* transcodeDataSet(
       }
       case "value-chunk":
         if (skipping) break;
-        if (swapper) swapper.piece(token.bytes, out);
+        if (swapping) swapper.piece(token.bytes, out);
         else out.write(token.bytes);
         break;
       case "value-end":
-        swapper?.end(out);
-        swapper = undefined;
+        if (swapping) swapper.end(out);
+        swapping = false;
         skipping = false;
         break;
       case "sequence-start": {
@@ -284,18 +331,18 @@ export async function* transcodeDataSet(
         const inner: Level = token.vr === "UN"
           ? { input: IMPLICIT_LE, output: IMPLICIT_LE }
           : { input: level.input, output: level.output };
-        out.write(elementHeader(level.output, token.tag, token.vr, UNDEFINED_LENGTH));
+        writeElementHeader(out, level.output, token.tag, token.vr, UNDEFINED_LENGTH);
         levels.push(inner);
         break;
       }
       case "item-start":
-        out.write(itemHeader(level.output, ItemTag, UNDEFINED_LENGTH));
+        writeItemHeader(out, level.output, ItemTag, UNDEFINED_LENGTH);
         break;
       case "item-end":
-        out.write(itemHeader(level.output, ItemDelimitationItemTag, 0));
+        writeItemHeader(out, level.output, ItemDelimitationItemTag, 0);
         break;
       case "sequence-end":
-        out.write(itemHeader(level.output, SequenceDelimitationItemTag, 0));
+        writeItemHeader(out, level.output, SequenceDelimitationItemTag, 0);
         levels.pop();
         break;
       case "fragments-start":

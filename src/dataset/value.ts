@@ -43,10 +43,18 @@ export function swapBytes(bytes: Uint8Array, size: number): Uint8Array {
 }
 
 function trimValue(vr: Vr, text: string): string {
-  if (vr === "UI") return text.replace(/[\0 ]+$/, "");
-  // PS3.5 §6.2: leading spaces are significant in LT, ST, UT, UR.
-  if (vr === "LT" || vr === "ST" || vr === "UT" || vr === "UR") return text.replace(/[ \0]+$/, "");
-  return text.replace(/^ +/, "").replace(/[ \0]+$/, "");
+  let end = text.length;
+  while (end > 0) {
+    const c = text.charCodeAt(end - 1);
+    if (c !== 0x20 && c !== 0) break;
+    end--;
+  }
+  let start = 0;
+  // PS3.5 §6.2: leading spaces are significant in LT, ST, UT, UR (and a UI has none).
+  if (vr !== "UI" && vr !== "LT" && vr !== "ST" && vr !== "UT" && vr !== "UR") {
+    while (start < end && text.charCodeAt(start) === 0x20) start++;
+  }
+  return start === 0 && end === text.length ? text : text.slice(start, end);
 }
 
 function bigToValue(value: bigint): number | string {

@@ -165,6 +165,10 @@ export function storage(options: StorageOptions): Service {
   let madeDir = false;
   const buffers = new BufferPool(WRITE_BUFFER);
   const metas = new FileMetaCache();
+  const folders = new FolderFlusher();
+  /** Instances being received or placed now, on every association of this service. */
+  let inFlight = 0;
+  const concurrent = () => inFlight > 1;
   return {
     name: "storage",
     sopClasses: sopClasses.map((abstractSyntax) => ({ abstractSyntax, transferSyntaxes })),
@@ -202,6 +206,7 @@ export function storage(options: StorageOptions): Service {
       }
       const tempName = `.${sopInstanceUid}.${crypto.randomUUID()}.tmp`;
       const temp = joinStorePath(dir, tempName);
+      inFlight++;
       try {
         if (!madeDir) {
           Deno.mkdirSync(dir, { recursive: true });
@@ -213,7 +218,11 @@ export function storage(options: StorageOptions): Service {
           request.transferSyntax,
           request.association.callingAeTitle,
         );
-        const received = await writeTempFile(temp, meta, request, fsync, buffers);
+        const received = await writeTempFile(temp, meta, request, {
+          fsync,
+          buffers,
+          concurrent,
+        });
         const dataSet = received.dataSet ??
           (await readInstance(dir, tempName, { bulkThreshold: HEAD_BULK_THRESHOLD })).dataSet;
         if (uidValue(dataSet, SOP_CLASS_UID) === undefined && sopClassUid === "") {
@@ -236,7 +245,7 @@ export function storage(options: StorageOptions): Service {
         const placement = await placeFile(dir, temp, location, duplicates, known);
         if (fsync && placement.outcome !== "discarded") {
           // The new name is durable only once its folder is flushed too (POSIX fsync).
-          syncFolder(joinStorePath(dir, location.folder));
+          await folders.flush(joinStorePath(dir, location.folder), concurrent());
         }
         if (placement.outcome === "discarded") {
           log(
@@ -324,6 +333,8 @@ export function storage(options: StorageOptions): Service {
           Status.OUT_OF_RESOURCES,
           outOfSpace ? "Out of disk space" : "Instance could not be written to the store",
         );
+      } finally {
+        inFlight--;
       }
     },
   };
@@ -403,9 +414,9 @@ interface ReceivedDataSet {
  * Writes the meta and the data set stream to a new file, flushed when `fsync`, and reads the
  * data set up to Pixel Data from its head on the way.
  *
- * Creating a file can take a millisecond when the disk is busy, so the file is created by the
- * runtime's I/O threads while the data set arrives into memory and its head is parsed; the
- * bytes are then gathered into large writes (one call per 16 KiB PDV would cost a file system
+ * With fsync on, creating a file can take a millisecond behind a journal commit, so the file is
+ * created by the runtime's I/O threads while the data set arrives into memory and its head is
+ * parsed; with fsync off it is created at once. The bytes are then gathered into large writes (one call per 16 KiB PDV would cost a file system
  * call each), made synchronously: a write into the page cache takes microseconds, less than a
  * round trip through the I/O threads. The file is open and closed again (or never created)
  * whenever this returns or throws, so the caller can remove it. Throws
@@ -415,10 +426,13 @@ async function writeTempFile(
   path: string,
   meta: Uint8Array,
   request: ServiceRequest,
-  fsync: boolean,
-  buffers: BufferPool,
+  options: { fsync: boolean; buffers: BufferPool; concurrent: () => boolean },
 ): Promise<ReceivedDataSet> {
-  const opening = Deno.open(path, { write: true, createNew: true });
+  const { fsync, buffers } = options;
+  // Without fsync the journal is rarely busy and a create takes tens of microseconds, less than
+  // a round trip through the runtime's I/O threads; with fsync on, a create can wait behind a
+  // journal commit, and the I/O threads do that wait while other associations go on.
+  const opening = fsync ? Deno.open(path, { write: true, createNew: true }) : openNewSync(path);
   // Settled below in every case; this only keeps an early failure from being unhandled.
   opening.catch(() => {});
   let file: Deno.FsFile | undefined;
@@ -468,9 +482,11 @@ async function writeTempFile(
     file ??= await opening;
     writeAllSync(file, buffer.subarray(0, used));
     if (fsync) {
-      // A small file is flushed at once: waiting for the runtime's I/O threads costs more than
-      // the flush itself. A large one is flushed by them, so that other associations go on.
-      if (size <= SYNC_FLUSH_LIMIT) file.syncDataSync();
+      // A small file received alone is flushed at once: waiting for the runtime's I/O threads
+      // costs more than the flush itself. A large one, or one received while others are, is
+      // flushed by them: the others go on meanwhile, and flushes issued together share the
+      // file system's journal commits.
+      if (size <= SYNC_FLUSH_LIMIT && !options.concurrent()) file.syncDataSync();
       else await file.syncData();
     }
     if (parsed instanceof Error) throw parsed;
@@ -485,6 +501,15 @@ async function writeTempFile(
       }
     }
     file?.close();
+  }
+}
+
+/** A new file opened synchronously, as a settled promise. */
+function openNewSync(path: string): Promise<Deno.FsFile> {
+  try {
+    return Promise.resolve(Deno.openSync(path, { write: true, createNew: true }));
+  } catch (error) {
+    return Promise.reject(error);
   }
 }
 
@@ -675,11 +700,57 @@ async function undoPlacement(dir: string, placement: Placement): Promise<void> {
 }
 
 /**
- * Flushes a folder's entries to disk; a platform that cannot open folders is left as is. The
- * flush is synchronous: it writes a few metadata blocks, less than a round trip through the
- * runtime's I/O threads.
+ * Flushes folders' entries to disk (POSIX: a new name is durable once its folder is flushed),
+ * one flush per folder at a time: a flush asked for while one runs waits for it and then shares
+ * the next one with every other asked for meanwhile, so that instances placed together cost
+ * one folder flush. A platform or file system that cannot flush a folder is left as is (the
+ * file itself is flushed).
  */
-function syncFolder(path: string): void {
+class FolderFlusher {
+  #folders = new Map<string, { running: Promise<void>; next?: Promise<void> }>();
+
+  /**
+   * Resolves once `path` was flushed after this call. Alone (nothing running for the folder and
+   * no other instance in flight), the flush is made synchronously: it writes a few metadata
+   * blocks, less than a round trip through the runtime's I/O threads.
+   */
+  flush(path: string, concurrent: boolean): Promise<void> {
+    const state = this.#folders.get(path);
+    if (state === undefined) {
+      if (!concurrent) {
+        flushFolderSync(path);
+        return Promise.resolve();
+      }
+      const running = this.#run(path);
+      this.#folders.set(path, { running });
+      return running;
+    }
+    state.next ??= state.running.then(() => {
+      const running = this.#run(path);
+      this.#folders.set(path, { running });
+      return running;
+    });
+    return state.next;
+  }
+
+  async #run(path: string): Promise<void> {
+    try {
+      const folder = await Deno.open(path, { read: true });
+      try {
+        await folder.syncData();
+      } finally {
+        folder.close();
+      }
+    } catch {
+      // Not flushable here (see the class documentation).
+    } finally {
+      const state = this.#folders.get(path);
+      if (state !== undefined && state.next === undefined) this.#folders.delete(path);
+    }
+  }
+}
+
+function flushFolderSync(path: string): void {
   let folder: Deno.FsFile;
   try {
     folder = Deno.openSync(path, { read: true });

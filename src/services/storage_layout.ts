@@ -233,3 +233,58 @@ function removeQuietly(path: string): void {
     // Already gone.
   }
 }
+
+/** A hidden temp file or backup the Storage SCP names (`.<uid>.<uuid>.tmp` or `.bak`). */
+const LEFTOVER_NAME =
+  /^\.[0-9.]+\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.(tmp|bak)$/;
+
+/** Options of {@linkcode removeLeftovers}. */
+export interface RemoveLeftoversOptions {
+  /**
+   * Only files not modified (nor linked) for this long are removed, so that a temp file another process is
+   * still writing into the same store is left alone; default 60 000 ms.
+   */
+  olderThanMs?: number;
+}
+
+/**
+ * Removes the hidden temp files and backups a stopped or crashed Storage SCP left in the store
+ * folder `dir` and its subfolders (an instance being received when the process ended, or a
+ * temp name not yet removed after its file was placed); returns the relative paths removed.
+ * Nothing else is touched: only names of the form `.<uid>.<uuid>.tmp` and `.<uid>.<uuid>.bak`.
+ */
+export async function removeLeftovers(
+  dir: string,
+  options: RemoveLeftoversOptions = {},
+): Promise<string[]> {
+  const olderThan = Date.now() - (options.olderThanMs ?? 60_000);
+  const removed: string[] = [];
+  async function walk(relative: string): Promise<void> {
+    const folder = joinStorePath(dir, relative);
+    let entries: Deno.DirEntry[];
+    try {
+      entries = await Array.fromAsync(Deno.readDir(folder));
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      const path = relative === "" ? entry.name : `${relative}/${entry.name}`;
+      if (entry.isDirectory && !entry.name.startsWith(".")) {
+        await walk(path);
+      } else if (entry.isFile && LEFTOVER_NAME.test(entry.name)) {
+        try {
+          const info = await Deno.lstat(joinStorePath(dir, path));
+          // A link changes the status time, not the modification time, of an older file.
+          const touched = Math.max(info.mtime?.getTime() ?? 0, info.ctime?.getTime() ?? 0);
+          if (touched > olderThan) continue;
+          await Deno.remove(joinStorePath(dir, path));
+          removed.push(path);
+        } catch {
+          // Gone meanwhile.
+        }
+      }
+    }
+  }
+  await walk("");
+  return removed;
+}

@@ -159,7 +159,8 @@ class HeadParser {
       }
       this.need(valueLength);
       if (valueLength <= this.bulkThreshold) {
-        const value = this.bytes.slice(this.position, this.position + valueLength);
+        // A view: decodeValue copies what it keeps (little endian only here).
+        const value = this.bytes.subarray(this.position, this.position + valueLength);
         const element = decodeValue(vr, value, true, level.charset);
         if (tag === SpecificCharacterSetTag) level.charset = charsetOf(element);
         level.dataSet[tagToHex(tag)] = element;

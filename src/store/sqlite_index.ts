@@ -43,6 +43,8 @@ export interface SqliteIndexOptions {
   pageSize?: number;
   /** Combined date-time matching (PS3.4 C.2.2.2.5.1) for every query; default false. */
   combinedDateTime?: boolean;
+  /** Where a failed write of queued rows is reported; default console.error. */
+  log?: (line: string) => void;
 }
 
 /** One row of the index as listed by {@linkcode SqliteIndex.entries}. */
@@ -88,6 +90,12 @@ CREATE INDEX IF NOT EXISTS instances_study ON instances (study_uid);
 `;
 
 type Row = Record<string, string | number | null>;
+
+/**
+ * How long a row added with `durable: false` may wait to be written: rows arriving meanwhile
+ * share the transaction, which costs a fraction of one per row.
+ */
+const QUEUE_DELAY_MS = 10;
 
 /** Most values of a unique key narrowed on in SQL; longer lists are matched row by row. */
 const MAX_SQL_VALUES = 500;
@@ -153,6 +161,10 @@ export class SqliteIndex implements InstanceIndex {
   /** The configured `synchronous` level, and the one the connection is at now. */
   #synchronous: "FULL" | "NORMAL";
   #synchronousNow: "FULL" | "NORMAL";
+  /** Rows added with `durable: false` and not written yet, by SOP Instance UID, oldest first. */
+  #queued = new Map<string, IndexedInstance>();
+  #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  #log: (line: string) => void;
 
   /** Opens (creating when missing) the database file; prefer {@linkcode openSqliteIndex}. */
   constructor(file: string, options: SqliteIndexOptions = {}) {
@@ -160,6 +172,7 @@ export class SqliteIndex implements InstanceIndex {
     this.#db = new DatabaseSync(file);
     this.#pageSize = options.pageSize ?? 256;
     this.#combinedDateTime = options.combinedDateTime ?? false;
+    this.#log = options.log ?? ((line: string) => console.error(line));
     this.#db.exec("PRAGMA journal_mode = WAL");
     this.#synchronous = options.durability === "normal" ? "NORMAL" : "FULL";
     this.#synchronousNow = this.#synchronous;
@@ -194,60 +207,111 @@ export class SqliteIndex implements InstanceIndex {
 
   /**
    * Records an instance (replacing any row with its SOP Instance UID) and its parents'
-   * attributes. With `durable: false` the commit is not flushed (WAL with synchronous=NORMAL:
-   * it survives a crash of the process, and reaches the disk at the next flushed commit or
-   * checkpoint).
+   * attributes. A durable add is committed and flushed before it resolves. With
+   * `durable: false` the row is queued and written within 10 ms with the other rows queued
+   * meanwhile, in one transaction that is not flushed (WAL with
+   * synchronous=NORMAL: it survives a crash of the process once written). Every read of the
+   * index sees queued rows: `get` looks at the queue, the others write it first. A write that
+   * fails is logged and retried; the rows stay queued meanwhile.
    */
   add(instance: IndexedInstance, options: IndexAddOptions = {}): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error("Store index is closed"));
+    if (options.durable === false) {
+      this.#queued.delete(instance.sopInstanceUid);
+      this.#queued.set(instance.sopInstanceUid, instance);
+      this.#scheduleFlush(QUEUE_DELAY_MS);
+      return Promise.resolve();
+    }
+    this.#flush();
+    this.#transaction(() => this.#write(instance), this.#synchronous);
+    return Promise.resolve();
+  }
+
+  /** Writes the queued rows, in one transaction; throws (keeping them queued) when it fails. */
+  #flush(): void {
+    if (this.#queued.size === 0) return;
+    const rows = [...this.#queued.values()];
+    this.#transaction(() => {
+      for (const row of rows) this.#write(row);
+    }, "NORMAL");
+    for (const row of rows) {
+      // A row queued again while this one was written stays queued.
+      if (this.#queued.get(row.sopInstanceUid) === row) this.#queued.delete(row.sopInstanceUid);
+    }
+  }
+
+  #scheduleFlush(delay: number): void {
+    if (this.#flushTimer !== undefined) return;
+    this.#flushTimer = setTimeout(() => {
+      this.#flushTimer = undefined;
+      if (this.#closed) return;
+      try {
+        this.#flush();
+      } catch (error) {
+        this.#log(
+          `index: ${this.#queued.size} instance(s) not written yet, retrying in 1 s: ${
+            error instanceof Error ? error.message : String(error)
+          }`,
+        );
+        this.#scheduleFlush(1000);
+      }
+    }, delay);
+  }
+
+  /** The statements of one add, inside a transaction. */
+  #write(instance: IndexedInstance): void {
     const ds = instance.dataSet;
     const patientId = textOf(ds, UNIQUE_KEYS.PATIENT);
     const studyUid = textOf(ds, UNIQUE_KEYS.STUDY);
     const seriesUid = textOf(ds, UNIQUE_KEYS.SERIES);
     const modality = textOf(ds, "00080060");
-    this.#transaction(() => {
-      const previous = this.#statement(
-        "SELECT series_uid FROM instances WHERE sop_instance_uid = ?",
-      ).get(instance.sopInstanceUid) as Row | undefined;
-      this.#statement(
-        "INSERT INTO patients (patient_id, attrs) VALUES (?, ?) " +
-          "ON CONFLICT (patient_id) DO UPDATE SET attrs = excluded.attrs " +
-          // An unchanged row is not rewritten: its pages stay clean, the commit writes less.
-          "WHERE attrs IS NOT excluded.attrs",
-      ).run(patientId, JSON.stringify(levelAttributes(ds, "PATIENT")));
-      this.#statement(
-        "INSERT INTO studies (study_uid, patient_id, attrs) VALUES (?, ?, ?) " +
-          "ON CONFLICT (study_uid) DO UPDATE SET patient_id = excluded.patient_id, " +
-          "attrs = excluded.attrs " +
-          "WHERE patient_id IS NOT excluded.patient_id OR attrs IS NOT excluded.attrs",
-      ).run(studyUid, patientId, JSON.stringify(levelAttributes(ds, "STUDY")));
-      this.#statement(
-        "INSERT INTO series (series_uid, study_uid, modality, attrs) VALUES (?, ?, ?, ?) " +
-          "ON CONFLICT (series_uid) DO UPDATE SET study_uid = excluded.study_uid, " +
-          "modality = excluded.modality, attrs = excluded.attrs " +
-          "WHERE study_uid IS NOT excluded.study_uid OR modality IS NOT excluded.modality " +
-          "OR attrs IS NOT excluded.attrs",
-      ).run(seriesUid, studyUid, modality, JSON.stringify(levelAttributes(ds, "SERIES")));
-      this.#statement(
-        "INSERT OR REPLACE INTO instances (sop_instance_uid, series_uid, study_uid, " +
-          "sop_class_uid, transfer_syntax_uid, path, size, attrs) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-      ).run(
-        instance.sopInstanceUid,
-        seriesUid,
-        studyUid,
-        instance.sopClassUid,
-        instance.transferSyntaxUid,
-        instance.path,
-        instance.size,
-        JSON.stringify(ds),
-      );
-      if (previous && previous.series_uid !== seriesUid) this.#prune(String(previous.series_uid));
-      // A study that moved to another patient may leave that patient empty.
-      this.#statement(
-        "DELETE FROM patients WHERE patient_id <> ? AND NOT EXISTS " +
-          "(SELECT 1 FROM studies WHERE studies.patient_id = patients.patient_id)",
-      ).run(patientId);
-    }, options.durable === false ? "NORMAL" : this.#synchronous);
-    return Promise.resolve();
+    const levels = levelRows(ds);
+    const previous = this.#statement(
+      "SELECT series_uid FROM instances WHERE sop_instance_uid = ?",
+    ).get(instance.sopInstanceUid) as Row | undefined;
+    const study = this.#statement("SELECT patient_id FROM studies WHERE study_uid = ?").get(
+      studyUid,
+    ) as Row | undefined;
+    this.#statement(
+      "INSERT INTO patients (patient_id, attrs) VALUES (?, ?) " +
+        "ON CONFLICT (patient_id) DO UPDATE SET attrs = excluded.attrs " +
+        // An unchanged row is not rewritten: its pages stay clean, the commit writes less.
+        "WHERE attrs IS NOT excluded.attrs",
+    ).run(patientId, levels.patient);
+    this.#statement(
+      "INSERT INTO studies (study_uid, patient_id, attrs) VALUES (?, ?, ?) " +
+        "ON CONFLICT (study_uid) DO UPDATE SET patient_id = excluded.patient_id, " +
+        "attrs = excluded.attrs " +
+        "WHERE patient_id IS NOT excluded.patient_id OR attrs IS NOT excluded.attrs",
+    ).run(studyUid, patientId, levels.study);
+    this.#statement(
+      "INSERT INTO series (series_uid, study_uid, modality, attrs) VALUES (?, ?, ?, ?) " +
+        "ON CONFLICT (series_uid) DO UPDATE SET study_uid = excluded.study_uid, " +
+        "modality = excluded.modality, attrs = excluded.attrs " +
+        "WHERE study_uid IS NOT excluded.study_uid OR modality IS NOT excluded.modality " +
+        "OR attrs IS NOT excluded.attrs",
+    ).run(seriesUid, studyUid, modality, levels.series);
+    this.#statement(
+      "INSERT OR REPLACE INTO instances (sop_instance_uid, series_uid, study_uid, " +
+        "sop_class_uid, transfer_syntax_uid, path, size, attrs) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    ).run(
+      instance.sopInstanceUid,
+      seriesUid,
+      studyUid,
+      instance.sopClassUid,
+      instance.transferSyntaxUid,
+      instance.path,
+      instance.size,
+      JSON.stringify(ds),
+    );
+    if (previous && previous.series_uid !== seriesUid) this.#prune(String(previous.series_uid));
+    // A study that moved to another patient may leave that patient without studies.
+    if (study && study.patient_id !== patientId) {
+      const before = String(study.patient_id);
+      if (!this.#statement("SELECT 1 FROM studies WHERE patient_id = ? LIMIT 1").get(before)) {
+        this.#statement("DELETE FROM patients WHERE patient_id = ?").run(before);
+      }
+    }
   }
 
   #setSynchronous(level: "FULL" | "NORMAL"): void {
@@ -283,6 +347,7 @@ export class SqliteIndex implements InstanceIndex {
 
   /** Forgets an instance, and its series, study and patient once they hold nothing. */
   remove(sopInstanceUid: string): Promise<void> {
+    this.#flush();
     this.#transaction(() => {
       const row = this.#statement("SELECT series_uid FROM instances WHERE sop_instance_uid = ?")
         .get(sopInstanceUid) as Row | undefined;
@@ -295,6 +360,8 @@ export class SqliteIndex implements InstanceIndex {
 
   /** The instance with this SOP Instance UID, if indexed. */
   get(sopInstanceUid: string): Promise<IndexedInstance | undefined> {
+    const queued = this.#queued.get(sopInstanceUid);
+    if (queued !== undefined) return Promise.resolve(queued);
     const row = this.#statement(
       "SELECT sop_instance_uid, sop_class_uid, transfer_syntax_uid, path, size, attrs " +
         "FROM instances WHERE sop_instance_uid = ?",
@@ -304,6 +371,7 @@ export class SqliteIndex implements InstanceIndex {
 
   /** Every row's SOP Instance UID, path and size, for the start check and re-indexing. */
   *entries(): IterableIterator<IndexEntry> {
+    this.#flush();
     let after = "";
     while (true) {
       const rows = this.#statement(
@@ -324,6 +392,7 @@ export class SqliteIndex implements InstanceIndex {
 
   /** Empties the index (before a rebuild). */
   clear(): Promise<void> {
+    this.#queued.clear();
     this.#transaction(() => {
       this.#db.exec(
         "DELETE FROM instances; DELETE FROM series; DELETE FROM studies; " +
@@ -351,6 +420,7 @@ export class SqliteIndex implements InstanceIndex {
     } ORDER BY ${driver}.rowid LIMIT ${this.#pageSize}`;
     // Not cached: the text varies with the number of values narrowed on.
     if (this.#closed) throw new Error("Store index is closed");
+    this.#flush();
     const statement = this.#db.prepare(sql);
     let after = 0;
     while (true) {
@@ -494,6 +564,7 @@ export class SqliteIndex implements InstanceIndex {
 
   /** Number of patients, studies, series and instances indexed. */
   counts(): Promise<{ patients: number; studies: number; series: number; instances: number }> {
+    this.#flush();
     const n = (table: string) =>
       Number((this.#statement(`SELECT COUNT(*) AS n FROM ${table}`).get() as Row).n);
     return Promise.resolve({
@@ -504,9 +575,19 @@ export class SqliteIndex implements InstanceIndex {
     });
   }
 
-  /** Closes the database. */
+  /** Writes the queued rows and closes the database. */
   close(): Promise<void> {
     if (!this.#closed) {
+      clearTimeout(this.#flushTimer);
+      this.#flushTimer = undefined;
+      try {
+        this.#flush();
+      } catch (error) {
+        this.#log(
+          `index: ${this.#queued.size} instance(s) not written; the start check indexes ` +
+            `their files: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
       this.#closed = true;
       this.#statements.clear();
       this.#db.close();
@@ -520,14 +601,31 @@ function valuesElement(vr: "CS" | "UI", rows: Row[]): DataElement {
   return values.length === 0 ? { vr } : { vr, Value: values };
 }
 
+/** An instance of a row; its data set is parsed from JSON when first read. */
 function instanceOf(row: Row, column: string): IndexedInstance {
+  const json = row[column];
+  let dataSet: DataSet | undefined;
   return {
     path: String(row.path),
     sopClassUid: String(row.sop_class_uid),
     sopInstanceUid: String(row.sop_instance_uid),
     transferSyntaxUid: String(row.transfer_syntax_uid),
     size: Number(row.size),
-    dataSet: parse(row[column]),
+    get dataSet(): DataSet {
+      return dataSet ??= parse(json);
+    },
+    set dataSet(value: DataSet) {
+      dataSet = value;
+    },
+  };
+}
+
+/** The patient, study and series attributes of a data set as JSON (one pass over it). */
+function levelRows(dataSet: DataSet): { patient: string; study: string; series: string } {
+  return {
+    patient: JSON.stringify(levelAttributes(dataSet, "PATIENT")),
+    study: JSON.stringify(levelAttributes(dataSet, "STUDY")),
+    series: JSON.stringify(levelAttributes(dataSet, "SERIES")),
   };
 }
 

@@ -182,3 +182,33 @@ Deno.test("a data set of several megabytes arrives whole, byte for byte, with fs
     await close();
   }
 });
+
+Deno.test("with fsync on, instances arriving at once on several associations are all stored whole, in the flat and hierarchical layouts", async () => {
+  for (const layout of ["flat", "hierarchical"] as const) {
+    const { scp, dir, close } = await startStorageScp([], { fsync: true, layout });
+    try {
+      const sent = new Map<string, Uint8Array>();
+      await Promise.all([0, 1, 2, 3].map(async (a) => {
+        const assoc = await connect(scp.port);
+        for (let i = 0; i < 6; i++) {
+          const uid = `1.2.3.45.${a}.${i}`;
+          const bytes = await writeDataSet(ct(uid, {}, 2000 + 2 * i), {
+            transferSyntax: EXPLICIT_LE,
+          });
+          sent.set(uid, bytes);
+          assert.equal((await cStore(assoc, uid, bytes)).status, 0);
+        }
+        await assoc.release();
+      }));
+      const folder = layout === "flat" ? dir : `${dir}/1.2.3.900/1.2.3.900.1`;
+      const names = [...Deno.readDirSync(folder)].map((e) => e.name).sort();
+      assert.deepEqual(names, [...sent.keys()].map((uid) => `${uid}.dcm`).sort());
+      for (const [uid, bytes] of sent) {
+        const file = await Deno.readFile(`${folder}/${uid}.dcm`);
+        assert.deepEqual(file.subarray(file.length - bytes.length), bytes);
+      }
+    } finally {
+      await close();
+    }
+  }
+});

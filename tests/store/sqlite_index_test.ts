@@ -259,3 +259,71 @@ Deno.test("A full reindex reads files in subfolders and replaces rows with what 
     assert.deepEqual(await index.counts(), TOTALS);
   });
 });
+
+Deno.test("A study re-added under another patient leaves no patient without studies", async () => {
+  await withArchive(async (index, dir) => {
+    const moved = await readInstance(dir, `${instanceUid(3, 0, 0)}.dcm`);
+    moved.dataSet = { ...moved.dataSet, ...fromKeywords({ PatientID: "PID002" }) };
+    await index.add(moved);
+    const counts = await index.counts();
+    assert.deepEqual(counts, { ...TOTALS, patients: TOTALS.patients - 1 });
+    const patients = await find(index, "patient", { QueryRetrieveLevel: "PATIENT", PatientID: "" });
+    assert.deepEqual(patients.map((p) => p.PatientID).sort(), ["PID001", "PID002"]);
+  });
+});
+
+Deno.test("Rows added without durability are seen at once by get, find and counts, and written by close", async () => {
+  await withArchive(async (index, dir) => {
+    const copy = await readInstance(dir, `${instanceUid(0, 0, 0)}.dcm`);
+    const uid = `${instanceUid(0, 0, 0)}.99`;
+    copy.sopInstanceUid = uid;
+    copy.path = `${uid}.dcm`;
+    copy.dataSet = { ...copy.dataSet, ...fromKeywords({ SOPInstanceUID: uid }) };
+    await index.add(copy, { durable: false });
+    // Queued: another connection does not see it yet; this one does.
+    const other = openSqliteIndex(dir);
+    try {
+      assert.equal(await other.get(uid), undefined);
+    } finally {
+      await other.close();
+    }
+    assert.equal((await index.get(uid))?.path, `${uid}.dcm`);
+    const matches = await find(index, "study", {
+      QueryRetrieveLevel: "IMAGE",
+      StudyInstanceUID: studyUid(0),
+      SeriesInstanceUID: seriesUid(0, 0),
+      SOPInstanceUID: uid,
+    });
+    assert.equal(matches.length, 1);
+    assert.deepEqual(await index.counts(), { ...TOTALS, instances: TOTALS.instances + 1 });
+    const later = `${instanceUid(0, 0, 0)}.98`;
+    await index.add({ ...copy, sopInstanceUid: later, path: `${later}.dcm` }, { durable: false });
+    await index.close();
+    const reopened = openSqliteIndex(dir);
+    try {
+      assert.equal((await reopened.get(later))?.path, `${later}.dcm`);
+      assert.deepEqual(await reopened.counts(), { ...TOTALS, instances: TOTALS.instances + 2 });
+    } finally {
+      await reopened.close();
+    }
+  });
+});
+
+Deno.test("Rows added without durability are written by themselves within moments", async () => {
+  await withArchive(async (index, dir) => {
+    const copy = await readInstance(dir, `${instanceUid(0, 0, 0)}.dcm`);
+    const uid = `${instanceUid(0, 0, 0)}.97`;
+    await index.add({ ...copy, sopInstanceUid: uid, path: `${uid}.dcm` }, { durable: false });
+    const other = openSqliteIndex(dir);
+    try {
+      let seen = false;
+      for (let i = 0; i < 100 && !seen; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        seen = (await other.get(uid)) !== undefined;
+      }
+      assert.ok(seen, "the queued row reached the database without a read on its connection");
+    } finally {
+      await other.close();
+    }
+  });
+});

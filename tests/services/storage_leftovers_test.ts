@@ -1,0 +1,37 @@
+// Removal of the hidden temp files and backups an ended Storage SCP left in its store folder.
+import assert from "node:assert/strict";
+import { removeLeftovers } from "../../src/services/storage_layout.ts";
+
+const UUID = "0f8fad5b-d9cb-469f-a165-70867728950e";
+
+Deno.test("removeLeftovers removes hidden temp files and backups in every folder once they are old enough, and nothing else", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${dir}/1.2/1.2.3`, { recursive: true });
+    const leftovers = [`.1.2.3.4.${UUID}.tmp`, `1.2/1.2.3/.1.2.3.5.${UUID}.bak`];
+    const kept = [
+      "1.2.3.4.dcm",
+      ".dimse-index.sqlite",
+      `.notes.${UUID}.tmp`,
+      `1.2/1.2.3/1.2.3.5.dcm`,
+      `.1.2.3.6.${UUID}.tmp.other`,
+    ];
+    for (const name of [...leftovers, ...kept]) await Deno.writeTextFile(`${dir}/${name}`, "x");
+
+    // Just written: they may belong to an instance another process is receiving.
+    assert.deepEqual(await removeLeftovers(dir), []);
+    for (const name of [...leftovers, ...kept]) {
+      assert.ok((await Deno.stat(`${dir}/${name}`)).isFile);
+    }
+
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const removed = await removeLeftovers(dir, { olderThanMs: 10 });
+    assert.deepEqual(removed.sort(), [...leftovers].sort());
+    for (const name of leftovers) {
+      await assert.rejects(Deno.stat(`${dir}/${name}`), Deno.errors.NotFound);
+    }
+    for (const name of kept) assert.ok((await Deno.stat(`${dir}/${name}`)).isFile);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
