@@ -1,18 +1,13 @@
 /**
- * The PS3.6 data dictionary, bound from the maintained copy in dcmjs (never typed in here).
+ * The PS3.6 data dictionary, from the maintained copy in dcmjs (never typed in here): the table
+ * in `_dictionary_data.ts` is generated from dcmjs and checked against it by a test, and read
+ * into lookup maps on first use.
  *
  * @module
  */
 
-import dcmjs from "dcmjs";
-import {
-  isGroupLengthTag,
-  isPrivateCreatorTag,
-  isPrivateTag,
-  parseTag,
-  type Tag,
-  tagToString,
-} from "./tag.ts";
+import { DICTIONARY } from "./_dictionary_data.ts";
+import { isGroupLengthTag, isPrivateCreatorTag, isPrivateTag, type Tag } from "./tag.ts";
 import { isVr, type Vr } from "./vr.ts";
 
 /** One PS3.6 dictionary entry. */
@@ -28,18 +23,6 @@ export interface DictionaryEntry {
   /** The keyword (retired ones keep the name dcmjs gives them, prefixed RETIRED_). */
   keyword: string;
 }
-
-interface DcmjsEntry {
-  tag: string;
-  vr: string;
-  vm: string;
-  name: string;
-}
-
-const source = dcmjs.data.DicomMetaDictionary as unknown as {
-  dictionary: Record<string, DcmjsEntry | undefined>;
-  nameMap: Record<string, DcmjsEntry | undefined>;
-};
 
 // dcmjs codes the VRs PS3.6 lists as alternatives: ox = OB or OW, xs = US or SS,
 // lt = US or OW (LUT data), up = UL (offsets in DICOMDIR), na = none (item delimiters).
@@ -60,28 +43,73 @@ function vrsOf(code: string): Vr[] {
   }
 }
 
-function toEntry(raw: DcmjsEntry | undefined, tag?: Tag): DictionaryEntry | undefined {
-  if (!raw) return undefined;
-  const vrs = vrsOf(raw.vr);
-  return {
-    tag: tag ?? parseTag(raw.tag) ?? 0,
-    vr: vrs[0] ?? "UN",
-    vrs,
-    vm: raw.vm,
-    keyword: raw.name,
-  };
+/** An entry of the table, before it is given the tag it is looked up with. */
+interface Row {
+  tag: Tag;
+  vrs: Vr[];
+  vm: string;
+  keyword: string;
+}
+
+/** A repeating-group entry: the groups it spans, for one element number. */
+interface RangeRow extends Row {
+  lastGroup: number;
+}
+
+interface Tables {
+  exact: Map<Tag, Row>;
+  ranges: RangeRow[];
+  byKeyword: Map<string, Tag>;
+}
+
+let tables: Tables | undefined;
+
+/** The lookup maps, read from the table on first use (see `_dictionary_generate.ts`). */
+function load(): Tables {
+  if (tables !== undefined) return tables;
+  const exact = new Map<Tag, Row>();
+  const ranges: RangeRow[] = [];
+  const byKeyword = new Map<string, Tag>();
+  for (const line of DICTIONARY.split("\n")) {
+    const [key, vr, vm, keyword] = line.split(" ");
+    const tag = parseInt(key.slice(0, 8), 16);
+    const row: Row = { tag, vrs: vrsOf(vr), vm, keyword };
+    if (key.length > 8) ranges.push({ ...row, lastGroup: parseInt(key.slice(9), 16) });
+    else exact.set(tag, row);
+    // As dcmjs builds its name map: a keyword given twice names its last entry.
+    byKeyword.set(keyword, tag);
+  }
+  tables = { exact, ranges, byKeyword };
+  return tables;
+}
+
+/** The row for a tag: its exact entry, else the first range holding it. */
+function rowOf(tag: Tag): Row | undefined {
+  const { exact, ranges } = load();
+  const row = exact.get(tag);
+  if (row !== undefined) return row;
+  const group = Math.floor(tag / 0x10000);
+  const element = tag & 0xffff;
+  for (const range of ranges) {
+    const first = Math.floor(range.tag / 0x10000);
+    if ((range.tag & 0xffff) === element && group >= first && group <= range.lastGroup) {
+      return range;
+    }
+  }
+  return undefined;
 }
 
 /** The dictionary entry of a tag, resolving repeating groups such as (60xx,3000); undefined when unknown. */
 export function entryOf(tag: Tag): DictionaryEntry | undefined {
   if (isPrivateTag(tag)) return undefined;
-  return toEntry(source.dictionary[tagToString(tag)], tag);
+  const row = rowOf(tag);
+  if (row === undefined) return undefined;
+  return { tag, vr: row.vrs[0] ?? "UN", vrs: row.vrs, vm: row.vm, keyword: row.keyword };
 }
 
 /** The tag of a keyword (PS3.6 §6 "Keyword" column); undefined when unknown. */
 export function tagOf(keyword: string): Tag | undefined {
-  const raw = source.nameMap[keyword];
-  return raw ? parseTag(raw.tag) : undefined;
+  return load().byKeyword.get(keyword);
 }
 
 /** The keyword of a tag; undefined for private, group length and unknown tags. */
