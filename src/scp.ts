@@ -519,7 +519,10 @@ export class Scp {
       onMessage: (direction, message) => {
         if (direction === "in") live.status.messagesIn++;
         else live.status.messagesOut++;
-        this.#emit(direction === "in" ? "message-received" : "message-sent", {
+        const name = direction === "in" ? "message-received" : "message-sent";
+        // No snapshot is built for an event nobody listens to: this runs for every message.
+        if (!this.#listeners.get(name)?.size) return;
+        this.#emit(name, {
           association: this.#snapshot(live),
           presentationContextId: message.presentationContextId,
           command: message.command,
@@ -538,7 +541,7 @@ export class Scp {
             return dispatcher.request(pc.presentationContextId, command, options);
           },
           onStatus: (service, code) => {
-            const key = code.toString(16).padStart(4, "0").toUpperCase();
+            const key = statusKey(code);
             const byStatus = this.#totals.services[service] ??= {};
             byStatus[key] = (byStatus[key] ?? 0) + 1;
           },
@@ -546,4 +549,16 @@ export class Scp {
     });
     live.dispatcher = dispatcher;
   }
+}
+
+const STATUS_KEYS = new Map<number, string>();
+
+/** A status as four upper-case hex digits, the key of the totals; kept, as few codes occur. */
+function statusKey(code: number): string {
+  let key = STATUS_KEYS.get(code);
+  if (key === undefined) {
+    key = code.toString(16).padStart(4, "0").toUpperCase();
+    if (STATUS_KEYS.size < 4096) STATUS_KEYS.set(code, key);
+  }
+  return key;
 }

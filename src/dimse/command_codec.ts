@@ -164,10 +164,17 @@ function codecError(codec: CodecInstance): CommandSetError {
 
 /** Latin-1 text of `len` bytes (command set strings are in the default repertoire, PS3.5 §6.1). */
 function text(bytes: Uint8Array, off: number, len: number): string {
+  // One call per piece rather than a string per character: this runs for every message.
   let s = "";
-  for (let i = 0; i < len; i++) s += String.fromCharCode(bytes[off + i]);
+  for (let at = off; at < off + len; at += TEXT_PIECE) {
+    const piece = bytes.subarray(at, Math.min(at + TEXT_PIECE, off + len));
+    s += String.fromCharCode.apply(null, piece as unknown as number[]);
+  }
   return s;
 }
+
+/** Characters converted per String.fromCharCode call, well under engines' argument limits. */
+const TEXT_PIECE = 4096;
 
 function checkNumber(value: unknown, entry: FieldEntry, max: number): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > max) {
@@ -184,11 +191,15 @@ function checkNumber(value: unknown, entry: FieldEntry, max: number): number {
  */
 export function encodeCommandSet(command: CommandSet): Uint8Array {
   const codec = sharedCodecInstance();
-  // Size the entries first: u32 element, u32 length, value.
+  // Each field is read once (into `values`) and the entries are written through views kept
+  // across calls: this runs for every message sent.
+  const values = ENCODE_VALUES;
   let length = 0;
   let count = 0;
-  for (const entry of FIELDS) {
+  for (let i = 0; i < FIELDS.length; i++) {
+    const entry = FIELDS[i];
     const value = command[entry.property];
+    values[i] = value;
     if (value === undefined) continue;
     count++;
     if (entry.kind === "number") length += 12;
@@ -205,12 +216,13 @@ export function encodeCommandSet(command: CommandSet): Uint8Array {
     }
   }
   const ptr = codec.fn.cmd_input(length);
-  const view = new DataView(codec.memory.buffer, ptr, length);
-  const bytes = new Uint8Array(codec.memory.buffer, ptr, length);
+  const { view, bytes } = inputViews(codec, ptr, length);
   let p = 0;
-  for (const entry of FIELDS) {
-    const value = command[entry.property];
+  for (let i = 0; i < FIELDS.length; i++) {
+    const value = values[i];
     if (value === undefined) continue;
+    values[i] = undefined;
+    const entry = FIELDS[i];
     view.setUint32(p, entry.element, true);
     if (entry.kind === "number") {
       view.setUint32(p + 4, 4, true);
@@ -239,6 +251,34 @@ export function encodeCommandSet(command: CommandSet): Uint8Array {
   const total = codec.fn.cmd_encode(count, length);
   if (total < 0) throw codecError(codec);
   return new Uint8Array(codec.memory.buffer, codec.fn.cmd_output(), total).slice();
+}
+
+/** The field values of the command being encoded, by index in FIELDS. */
+const ENCODE_VALUES: unknown[] = FIELDS.map(() => undefined);
+
+let inputCache:
+  | { buffer: ArrayBufferLike; ptr: number; view: DataView; bytes: Uint8Array }
+  | undefined;
+
+/** Views of the codec's input region from `ptr` to the end of its memory, reused while valid. */
+function inputViews(
+  codec: CodecInstance,
+  ptr: number,
+  length: number,
+): { view: DataView; bytes: Uint8Array } {
+  const buffer = codec.memory.buffer;
+  const cache = inputCache;
+  if (cache && cache.buffer === buffer && cache.ptr === ptr && cache.bytes.length >= length) {
+    return cache;
+  }
+  const size = buffer.byteLength - ptr;
+  inputCache = {
+    buffer,
+    ptr,
+    view: new DataView(buffer, ptr, size),
+    bytes: new Uint8Array(buffer, ptr, size),
+  };
+  return inputCache;
 }
 
 /**

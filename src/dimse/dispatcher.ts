@@ -119,7 +119,8 @@ interface Outstanding {
   reject: (error: Error) => void;
   onPending?: (response: DimseResponse) => void | Promise<void>;
   timeoutMs: number;
-  timer?: ReturnType<typeof setTimeout>;
+  /** When the response is due (performance.now() time); 0 while not awaited. */
+  deadline: number;
   /** Responses are delivered in arrival order. */
   chain: Promise<void>;
 }
@@ -135,12 +136,20 @@ export class Dispatcher {
   #assembler: MessageAssembler;
   #writer: PDataWriter;
   #sendLock: Promise<void> = Promise.resolve();
+  /** Messages passed to sendMessage and not yet settled. */
+  #sending = 0;
+  #sent = (): void => {
+    this.#sending--;
+  };
   #nextMessageId = 1;
   #outstanding = new Map<number, Outstanding>();
   #performing = new Map<number, Performing>();
   /** Operations performed whose final response is queued or being written. */
   #answered = 0;
   #slotWaiters: (() => void)[] = [];
+  #timer?: ReturnType<typeof setTimeout>;
+  /** When #timer fires (performance.now() time). */
+  #timerAt = 0;
   #slotsUsed = 0;
   #idleWaiters: (() => void)[] = [];
   #ended?: Error;
@@ -196,7 +205,8 @@ export class Dispatcher {
     command: CommandSet,
     options: RequestOptions = {},
   ): Promise<DimseResponse> {
-    await this.#acquireSlot();
+    // A free slot is taken without a promise turn, so that the request goes out at once.
+    if (!this.#tryAcquireSlot()) await this.#acquireSlot();
     if (this.#ended) throw this.#ended;
     const messageId = command.messageId ?? this.nextMessageId();
     if (this.#outstanding.has(messageId)) {
@@ -216,6 +226,7 @@ export class Dispatcher {
         reject,
         onPending: options.onPending,
         timeoutMs,
+        deadline: 0,
         chain: Promise.resolve(),
       });
     });
@@ -252,8 +263,13 @@ export class Dispatcher {
     command: CommandSet,
     dataSet?: DataSetSource,
   ): Promise<void> {
-    const run = this.#sendLock.then(() => this.#send(presentationContextId, command, dataSet));
-    this.#sendLock = run.catch(() => {});
+    // With nothing being sent the message starts at once, not a promise turn later.
+    const idle = this.#sending === 0;
+    this.#sending++;
+    const run = idle
+      ? this.#send(presentationContextId, command, dataSet)
+      : this.#sendLock.then(() => this.#send(presentationContextId, command, dataSet));
+    this.#sendLock = run.then(this.#sent, this.#sent);
     return run;
   }
 
@@ -311,15 +327,21 @@ export class Dispatcher {
     if (this.#ended) return;
     this.#ended = error;
     this.#assembler.fail(error);
-    for (const entry of this.#outstanding.values()) {
-      if (entry.timer !== undefined) clearTimeout(entry.timer);
-      entry.reject(error);
-    }
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    for (const entry of this.#outstanding.values()) entry.reject(error);
     this.#outstanding.clear();
     for (const op of this.#performing.values()) op.controller.abort(error);
     this.#performing.clear();
     for (const w of this.#slotWaiters.splice(0)) w();
     for (const w of this.#idleWaiters.splice(0)) w();
+  }
+
+  #tryAcquireSlot(): boolean {
+    const limit = this.#options.negotiated.maxOperationsInvoked;
+    if (!this.#ended && limit !== 0 && this.#slotsUsed >= limit) return false;
+    this.#slotsUsed++;
+    return true;
   }
 
   async #acquireSlot(): Promise<void> {
@@ -331,21 +353,54 @@ export class Dispatcher {
     this.#slotsUsed++;
   }
 
+  // Response timeouts are deadlines checked by one timer per dispatcher, set for the earliest
+  // of them, rather than a timer set and cleared per request: arming one is then a clock read.
+  // The timer outlives the requests it was set for until it fires or the association ends.
+
   #armTimer(entry: Outstanding): void {
-    if (entry.timer !== undefined) clearTimeout(entry.timer);
-    if (entry.timeoutMs <= 0) return;
-    entry.timer = setTimeout(() => {
+    if (entry.timeoutMs <= 0) {
+      entry.deadline = 0;
+      return;
+    }
+    entry.deadline = performance.now() + entry.timeoutMs;
+    this.#scheduleTimer(entry.deadline);
+  }
+
+  #scheduleTimer(at: number): void {
+    if (this.#ended) return;
+    if (this.#timer !== undefined) {
+      if (this.#timerAt <= at) return;
+      clearTimeout(this.#timer);
+    }
+    this.#timerAt = at;
+    this.#timer = setTimeout(
+      () => this.#checkDeadlines(),
+      Math.max(0, Math.ceil(at - performance.now())),
+    );
+  }
+
+  #checkDeadlines(): void {
+    this.#timer = undefined;
+    const now = performance.now();
+    let next = Infinity;
+    for (const entry of [...this.#outstanding.values()]) {
+      if (entry.deadline === 0) continue;
+      if (entry.deadline > now) {
+        next = Math.min(next, entry.deadline);
+        continue;
+      }
       const error = new DimseTimeoutError(entry.messageId, entry.timeoutMs);
       this.#finishOutstanding(entry.messageId);
       entry.reject(error);
       this.#options.onTimeout?.(error);
-    }, entry.timeoutMs);
+    }
+    if (next !== Infinity) this.#scheduleTimer(next);
   }
 
   #finishOutstanding(messageId: number): void {
     const entry = this.#outstanding.get(messageId);
     if (!entry) return;
-    if (entry.timer !== undefined) clearTimeout(entry.timer);
+    entry.deadline = 0;
     this.#outstanding.delete(messageId);
     this.#releaseSlot();
   }

@@ -30,6 +30,9 @@ const MAX_COMMAND_LENGTH = 1 << 20;
 /** Data set chunks buffered ahead of the consumer before reading the socket pauses. */
 const DATA_SET_HIGH_WATER_MARK = 4;
 
+/** Counts chunks (the default size of one per chunk); shared, as streams only read it. */
+const DATA_SET_STRATEGY: QueuingStrategy<Uint8Array> = { highWaterMark: DATA_SET_HIGH_WATER_MARK };
+
 /**
  * Assembles messages from PDVs as the upper layer delivers them. A message's fragments come on
  * one presentation context, command first then data set, never interleaved with another
@@ -172,7 +175,7 @@ export class MessageAssembler {
             this.#pullWaiter = undefined;
             waiter?.();
           },
-        }, new CountQueuingStrategy({ highWaterMark: DATA_SET_HIGH_WATER_MARK }));
+        }, DATA_SET_STRATEGY);
         this.#onMessage({ presentationContextId, command, dataSet });
       } else {
         this.#mode = "idle";

@@ -151,6 +151,31 @@ export function serviceFor(
   ) ?? services.find((s) => s.sopClasses.some((c) => c.abstractSyntax === abstractSyntax));
 }
 
+const SERVICE_CACHE = new WeakMap<
+  readonly Service[],
+  { count: number; byAbstractSyntax: Map<string, Service | undefined> }
+>();
+
+/**
+ * {@linkcode serviceFor}, remembered per services list and abstract syntax: a storage service
+ * lists every Storage SOP class, and a request would otherwise scan them all. A list that has
+ * grown or shrunk since is looked up afresh.
+ */
+function cachedServiceFor(
+  services: readonly Service[],
+  abstractSyntax: string,
+): Service | undefined {
+  let cache = SERVICE_CACHE.get(services);
+  if (!cache || cache.count !== services.length) {
+    cache = { count: services.length, byAbstractSyntax: new Map() };
+    SERVICE_CACHE.set(services, cache);
+  }
+  if (cache.byAbstractSyntax.has(abstractSyntax)) return cache.byAbstractSyntax.get(abstractSyntax);
+  const service = serviceFor(services, abstractSyntax);
+  cache.byAbstractSyntax.set(abstractSyntax, service);
+  return service;
+}
+
 /**
  * Performs an incoming request with the service registered for its presentation context's
  * abstract syntax, sending pending and final responses. A handler that throws answers
@@ -170,7 +195,7 @@ export async function performRequest(
     c.presentationContextId === message.presentationContextId
   );
   const abstractSyntax = pc?.abstractSyntax ?? "";
-  const service = serviceFor(services, abstractSyntax);
+  const service = cachedServiceFor(services, abstractSyntax);
   const send = async (response: ServiceResponse, name: string) => {
     const command: Record<string, unknown> = { ...(response.command ?? {}) };
     command.status = response.status;

@@ -595,6 +595,8 @@ class FileMetaCache {
   }
 }
 
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
 /** Preamble, "DICM" and the (0002,0000) element. */
 const META_PREFIX = 144;
 const DICM = [0x44, 0x49, 0x43, 0x4d];
@@ -857,6 +859,7 @@ export function storageHandler(
 ): Service {
   const transferSyntaxes = options.transferSyntaxes ?? defaultTransferSyntaxes();
   const sopClasses = options.sopClasses ?? STORAGE_SOP_CLASSES.map((c) => c.uid);
+  const metas = new FileMetaCache();
   return {
     name: "storage",
     sopClasses: sopClasses.map((abstractSyntax) => ({ abstractSyntax, transferSyntaxes })),
@@ -879,12 +882,20 @@ export function storageHandler(
         sopInstanceUid,
         transferSyntax: request.transferSyntax,
         association: request.association,
-        fileMetaInformation: encodeFileMetaInformation({
-          mediaStorageSopClassUid: sopClassUid,
-          mediaStorageSopInstanceUid: sopInstanceUid,
-          transferSyntaxUid: request.transferSyntax,
-          sourceApplicationEntityTitle: request.association.callingAeTitle,
-        }),
+        // The UID is not checked here: one that is not plain ASCII goes through the encoder.
+        fileMetaInformation: PRINTABLE_ASCII.test(sopInstanceUid)
+          ? metas.encode(
+            sopClassUid,
+            sopInstanceUid,
+            request.transferSyntax,
+            request.association.callingAeTitle,
+          )
+          : encodeFileMetaInformation({
+            mediaStorageSopClassUid: sopClassUid,
+            mediaStorageSopInstanceUid: sopInstanceUid,
+            transferSyntaxUid: request.transferSyntax,
+            sourceApplicationEntityTitle: request.association.callingAeTitle,
+          }),
         dataSet: request.dataSet,
         signal: request.signal,
       });

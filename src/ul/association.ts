@@ -110,6 +110,8 @@ export class UpperLayerAssociation {
   #artim?: ReturnType<typeof setTimeout>;
   #idle?: ReturnType<typeof setTimeout>;
   #writeChain: Promise<void> = Promise.resolve();
+  /** PDUs handed to #send whose write has not finished. */
+  #writesQueued = 0;
   #writeError?: unknown;
   #deliver = false;
   #queued?: Indication[];
@@ -253,15 +255,25 @@ export class UpperLayerAssociation {
     const transport = this.#transport;
     if (!transport) return;
     this.#touchIdle();
-    this.#writeChain = this.#writeChain.then(async () => {
+    // With no earlier write queued the PDU goes to the socket now, inside the action that sends
+    // it, rather than a promise turn later: a response reaches the peer before any other work.
+    this.#writesQueued++;
+    this.#writeChain = this.#writesQueued === 1
+      ? this.#write(transport, bytes)
+      : this.#writeChain.then(() => this.#write(transport, bytes));
+  }
+
+  /** Writes one queued PDU; never rejects, keeping the first failure in #writeError. */
+  async #write(transport: Transport, bytes: Uint8Array): Promise<void> {
+    try {
       if (this.#writeError) return;
-      try {
-        await transport.write(bytes);
-        this.#options.user.traffic?.("out", bytes.length);
-      } catch (e) {
-        this.#writeError = e;
-      }
-    });
+      await transport.write(bytes);
+      this.#options.user.traffic?.("out", bytes.length);
+    } catch (e) {
+      this.#writeError = e;
+    } finally {
+      this.#writesQueued--;
+    }
   }
 
   #openTransport(): void {

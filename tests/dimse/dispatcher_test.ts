@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Association } from "../../src/client.ts";
 import { CommandField } from "../../src/dimse/command.ts";
+import { DimseTimeoutError } from "../../src/dimse/dispatcher.ts";
 import { Status } from "../../src/dimse/status.ts";
 import type { Scp } from "../../src/scp.ts";
 import type { Service, ServiceRequest } from "../../src/services/service.ts";
@@ -284,5 +285,61 @@ Deno.test("a 64 MiB data set streams to a paused consumer with backpressure, not
     `read ${bytesInWhilePaused} bytes while the consumer had taken about 1 MiB`,
   );
   await assoc.release();
+  await scp.close();
+});
+
+Deno.test("each request has its own DIMSE timeout: one answered after an earlier request's deadline has passed still succeeds", async () => {
+  // The first echo is answered at once; the second is sent 600 ms later and answered 600 ms
+  // after that, past the first one's deadline (1000 ms) and well within its own (1600 ms).
+  let calls = 0;
+  const scp = await startLocalScp([{
+    name: "echo-later",
+    sopClasses: [{ abstractSyntax: VERIFICATION_SOP_CLASS, transferSyntaxes: IMPLICIT }],
+    async handle() {
+      if (calls++ > 0) await delay(600);
+      return { status: Status.SUCCESS };
+    },
+  }]);
+  const assoc = await Association.connect({
+    host: "127.0.0.1",
+    port: scp.port,
+    timeouts: { dimse: 1000 },
+  });
+  assert.equal(await assoc.echo(), Status.SUCCESS);
+  await delay(600);
+  assert.equal(await assoc.echo(), Status.SUCCESS);
+  assert.equal(calls, 2);
+  await assoc.release();
+  await scp.close();
+});
+
+Deno.test("a request left unanswered times out at its own deadline while an earlier one was answered", async () => {
+  let calls = 0;
+  const scp = await startLocalScp([{
+    name: "echo-then-never",
+    sopClasses: [{ abstractSyntax: VERIFICATION_SOP_CLASS, transferSyntaxes: IMPLICIT }],
+    handle(request) {
+      if (calls++ === 0) return Promise.resolve({ status: Status.SUCCESS });
+      return new Promise((resolve) =>
+        request.signal.addEventListener("abort", () => resolve({ status: Status.CANCEL }))
+      );
+    },
+  }]);
+  const assoc = await Association.connect({
+    host: "127.0.0.1",
+    port: scp.port,
+    timeouts: { dimse: 300 },
+  });
+  assert.equal(await assoc.echo(), Status.SUCCESS);
+  // The second request's deadline is 150 ms after the first one's.
+  await delay(150);
+  const started = performance.now();
+  await assert.rejects(assoc.echo(), DimseTimeoutError);
+  // Not before its own deadline (the first request's timer is no excuse to end it early).
+  assert.ok(
+    performance.now() - started >= 290,
+    `timed out after ${performance.now() - started} ms`,
+  );
+  await assoc.closed;
   await scp.close();
 });
