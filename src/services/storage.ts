@@ -113,6 +113,8 @@ export interface StorageOptions {
 const READ_CHUNK = 65536;
 /** Largest file flushed synchronously (see writeTempFile). */
 const SYNC_FLUSH_LIMIT = 4 << 20;
+/** Bytes written between two flushes of a large instance as it arrives, with fsync on. */
+const EARLY_FLUSH_BYTES = 32 << 20;
 /** Bytes gathered per file write. */
 const WRITE_BUFFER = 1 << 20;
 /** Bytes of the data set kept in memory to read it up to Pixel Data without reading the file. */
@@ -437,6 +439,25 @@ async function writeTempFile(
   opening.catch(() => {});
   let file: Deno.FsFile | undefined;
   const buffer = buffers.take();
+  // With fsync on, a large instance is flushed as it arrives (one flush in flight at a time,
+  // each started once EARLY_FLUSH_BYTES more are written): the disk writes while the network
+  // delivers, and the final flush before the response has little left to write.
+  let flushing: Promise<void> | undefined;
+  let flushError: unknown;
+  let flushedUpTo = 0;
+  const flushEarly = (written: number) => {
+    if (!fsync || flushing !== undefined || written - flushedUpTo < EARLY_FLUSH_BYTES) return;
+    flushedUpTo = written;
+    flushing = file!.syncData().then(
+      () => {
+        flushing = undefined;
+      },
+      (error) => {
+        flushError ??= error;
+        flushing = undefined;
+      },
+    );
+  };
   try {
     let size = meta.length;
     const head: Uint8Array[] = [];
@@ -465,10 +486,12 @@ async function writeTempFile(
           file ??= await opening;
           writeAllSync(file, buffer.subarray(0, used));
           used = 0;
+          flushEarly(size - chunk.length);
         }
         if (chunk.length >= buffer.length) {
           file ??= await opening;
           writeAllSync(file, chunk);
+          flushEarly(size);
         } else {
           buffer.set(chunk, used);
           used += chunk.length;
@@ -481,6 +504,8 @@ async function writeTempFile(
     const parsed = await parseHead(head, headIsWhole, request.transferSyntax, path);
     file ??= await opening;
     writeAllSync(file, buffer.subarray(0, used));
+    await flushing;
+    if (flushError !== undefined) throw flushError;
     if (fsync) {
       // A small file received alone is flushed at once: waiting for the runtime's I/O threads
       // costs more than the flush itself. A large one, or one received while others are, is
@@ -493,6 +518,8 @@ async function writeTempFile(
     return { size, dataSet: parsed };
   } finally {
     buffers.give(buffer);
+    // The file is closed only once no flush of it is in flight.
+    await flushing;
     if (file === undefined) {
       try {
         file = await opening;

@@ -325,10 +325,15 @@ Deno.test({
         const want = await dump(path, false);
         assert.equal(got.dataSet, want.dataSet);
         for (const tag of META_SAME) assert.equal(got.meta.get(tag), want.meta.get(tag));
-        // Same data set bytes: only the meta group may differ in length.
+        // Same data set bytes: only the meta group may differ in length. The SCP flushes a
+        // large instance in steps as it arrives (fsync on): every byte must still be there.
         assert.equal(
           storedSize - (await metaGroupEnd(stored)),
           sentSize - (await metaGroupEnd(path)),
+        );
+        assert.ok(
+          await sameBytes(stored, await metaGroupEnd(stored), path, await metaGroupEnd(path)),
+          "the stored data set is byte for byte the sent one",
         );
       } finally {
         await close();
@@ -338,6 +343,34 @@ Deno.test({
     }
   },
 });
+
+/** Whether two files hold the same bytes from the given offsets to their ends. */
+async function sameBytes(a: string, fromA: number, b: string, fromB: number): Promise<boolean> {
+  using fa = await Deno.open(a, { read: true });
+  using fb = await Deno.open(b, { read: true });
+  await fa.seek(fromA, Deno.SeekMode.Start);
+  await fb.seek(fromB, Deno.SeekMode.Start);
+  const ba = new Uint8Array(1 << 20);
+  const bb = new Uint8Array(1 << 20);
+  while (true) {
+    const na = await readFull(fa, ba);
+    const nb = await readFull(fb, bb);
+    if (na !== nb) return false;
+    if (na === 0) return true;
+    for (let i = 0; i < na; i++) if (ba[i] !== bb[i]) return false;
+  }
+}
+
+/** Fills `buffer` from the file as far as it goes; the count read (0 at the end). */
+async function readFull(file: Deno.FsFile, buffer: Uint8Array): Promise<number> {
+  let n = 0;
+  while (n < buffer.length) {
+    const got = await file.read(buffer.subarray(n));
+    if (got === null) break;
+    n += got;
+  }
+  return n;
+}
 
 /** Offset of the data set in a Part 10 file: 132 + 12 + (0002,0000) group length. */
 async function metaGroupEnd(path: string): Promise<number> {
