@@ -42,6 +42,7 @@ import {
   transferSyntaxOf,
 } from "../dataset/transfer_syntax.ts";
 import { readDataSetHead } from "../store/_data_set_head.ts";
+import { releasePdvBytes } from "../ul/pdata.ts";
 import type { IndexedInstance, InstanceIndex } from "../store/instance_index.ts";
 import { InstanceReadError, readInstance } from "../store/read_instance.ts";
 import type { AssociationInfo, Service, ServiceRequest, ServiceResponse } from "./service.ts";
@@ -477,7 +478,8 @@ async function writeTempFile(
           break;
         }
         const chunk = next.value;
-        if (headLength < HEAD_LIMIT) {
+        const keep = headLength < HEAD_LIMIT;
+        if (keep) {
           head.push(chunk);
           headLength += chunk.length;
         }
@@ -496,12 +498,16 @@ async function writeTempFile(
           buffer.set(chunk, used);
           used += chunk.length;
         }
+        // Copied or written: its buffer can take a later read (the head is given back below).
+        if (!keep) releasePdvBytes(chunk);
       }
     } finally {
       if (!ended) reader.releaseLock();
     }
     const headIsWhole = headLength === size - meta.length;
     const parsed = await parseHead(head, headIsWhole, request.transferSyntax, path);
+    // Parsed into values of their own (strings, numbers, base64): the bytes are not referenced.
+    for (const chunk of head) releasePdvBytes(chunk);
     file ??= await opening;
     writeAllSync(file, buffer.subarray(0, used));
     await flushing;

@@ -130,6 +130,46 @@ function checkLength(name: string, value: number): number {
   return value;
 }
 
+/** Size of the reusable buffers pdv-data bytes are copied into (a read is at most this). */
+const SLAB_SIZE = 256 * 1024;
+/** Runs with fewer bytes than this get a buffer of their own, never reused. */
+const SLAB_MIN = 16 * 1024;
+/** Buffers kept for reuse, shared by every reader of the process. */
+const SLAB_POOL_LIMIT = 16;
+const slabPool: Uint8Array[] = [];
+/** For each pdv-data view of a reusable buffer: that buffer. */
+const SLAB_OF_VIEW = new WeakMap<Uint8Array, Uint8Array>();
+/** For each reusable buffer handed out: how many of its views are not given back yet. */
+const VIEWS_OUT = new WeakMap<Uint8Array, number>();
+
+/** A buffer for `total` bytes cut into `views` views: a reused one when it fits. */
+function takeSlab(total: number, views: number): Uint8Array {
+  if (total < SLAB_MIN || total > SLAB_SIZE) return new Uint8Array(total);
+  const slab = slabPool.pop() ?? new Uint8Array(SLAB_SIZE);
+  VIEWS_OUT.set(slab, views);
+  return slab;
+}
+
+/**
+ * Gives back the bytes of a pdv-data event once they are copied or written and no longer
+ * referenced: when every view of its buffer is given back, the buffer is reused for a later
+ * read instead of left to the garbage collector, which keeps memory flat while large data sets
+ * stream through. Only for a consumer that owns the bytes and drops them: after this call the
+ * view may be overwritten. Bytes of other origins, and a second call, are ignored.
+ */
+export function releasePdvBytes(bytes: Uint8Array): void {
+  const slab = SLAB_OF_VIEW.get(bytes);
+  if (slab === undefined) return;
+  SLAB_OF_VIEW.delete(bytes);
+  const left = (VIEWS_OUT.get(slab) ?? 1) - 1;
+  if (left > 0) {
+    VIEWS_OUT.set(slab, left);
+    return;
+  }
+  VIEWS_OUT.delete(slab);
+  if (slabPool.length < SLAB_POOL_LIMIT) slabPool.push(slab);
+}
+
 /**
  * Frames a byte stream split at any boundary into PDUs (PS3.8 §9.3.1). Non-P-DATA PDUs are
  * delivered whole; P-DATA-TF PDUs as their header, then each PDV's header and its fragment in
@@ -222,13 +262,19 @@ export class PduStreamReader {
       const buffer = this.#codec.memory.buffer;
       const records = new Uint32Array(buffer, fn.pdata_reader_events(), count * 4);
       const input = fn.pdata_reader_input(0);
-      // The fragments of this run are copied out of the codec's memory into one new buffer,
-      // each event owning a view of it: one allocation per read instead of one per PDV.
+      // The fragments of this run are copied out of the codec's memory into one buffer, each
+      // event owning a view of it: one buffer per read instead of one per PDV, taken from the
+      // slabs consumers gave back (releasePdvBytes) when there is one.
       let total = 0;
+      let views = 0;
       for (let i = 0; i < count * 4; i += 4) {
-        if (records[i] === EV_PDV_DATA) total += records[i + 2];
+        if (records[i] === EV_PDV_DATA) {
+          total += records[i + 2];
+          views++;
+        }
       }
-      const slab = total > 0 ? new Uint8Array(total) : EMPTY;
+      const slab = total > 0 ? takeSlab(total, views) : EMPTY;
+      const reusable = VIEWS_OUT.has(slab);
       let at = 0;
       for (let i = 0; i < count * 4; i += 4) {
         const a = records[i + 1];
@@ -236,11 +282,9 @@ export class PduStreamReader {
         switch (records[i]) {
           case EV_PDV_DATA: {
             slab.set(new Uint8Array(buffer, input + a, b), at);
-            events.push({
-              kind: "pdv-data",
-              bytes: slab.subarray(at, at + b),
-              endOfPdv: records[i + 3] === 1,
-            });
+            const bytes = slab.subarray(at, at + b);
+            if (reusable) SLAB_OF_VIEW.set(bytes, slab);
+            events.push({ kind: "pdv-data", bytes, endOfPdv: records[i + 3] === 1 });
             at += b;
             break;
           }
