@@ -64,10 +64,11 @@ interface NetworkPeers {
   client(port: number, set: GeneratedSet): Promise<ClientRun>;
 }
 
-function storescp() {
+function storescp(maxPdu?: number) {
   return async (out: string) => {
     const port = freePort();
-    return await startServer("storescp", ["-od", out, String(port)], { port }, {
+    const pdu = maxPdu === undefined ? [] : ["--max-pdu", String(maxPdu)];
+    return await startServer("storescp", [...pdu, "-od", out, String(port)], { port }, {
       env: DCMTK_ENV,
     });
   };
@@ -237,6 +238,11 @@ function needsDcmtk(line: Line): boolean {
 function lines(): Line[] {
   return [
     networkLine(REFERENCE, { server: storescp(), client: storescu() }),
+    // Our SCP offers 131072 by default; DCMTK's storescp offers 16384 unless told.
+    networkLine("DCMTK storescu → DCMTK storescp -pdu 131072", {
+      server: storescp(131072),
+      client: storescu(),
+    }),
     networkLine("DCMTK storescu → our SCP, fsync off", {
       server: ourScp(false),
       client: storescu(),
