@@ -6,6 +6,7 @@ import { Status } from "../src/dimse/status.ts";
 import { DimseTimeoutError } from "../src/dimse/dispatcher.ts";
 import { TransferSyntax, VERIFICATION_SOP_CLASS } from "../src/ul/uids.ts";
 import { connectLocal, startLocalScp } from "./_helpers/local_scp.ts";
+import { certificates } from "./_helpers/certificates.ts";
 
 function startScp(extra: Partial<ScpOptions> = {}): Promise<Scp> {
   return startLocalScp([verification()], extra);
@@ -279,81 +280,8 @@ Deno.test("a peer that never answers A-RELEASE-RQ is aborted after the ARTIM tim
   await scp.close();
 });
 
-async function makeCertificates(): Promise<{ ca: string; cert: string; key: string } | null> {
-  const dir = await Deno.makeTempDir();
-  const run = async (args: string[]) => {
-    const out = await new Deno.Command("openssl", {
-      args,
-      cwd: dir,
-      stdout: "null",
-      stderr: "null",
-    })
-      .output();
-    if (!out.success) throw new Error(`openssl ${args[0]} failed`);
-  };
-  try {
-    await run([
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      "ca.key",
-      "-out",
-      "ca.pem",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=dimse test CA",
-    ]);
-    await run([
-      "req",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      "key.pem",
-      "-out",
-      "req.csr",
-      "-subj",
-      "/CN=localhost",
-    ]);
-    await Deno.writeTextFile(
-      `${dir}/ext.cnf`,
-      "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
-    );
-    await run([
-      "x509",
-      "-req",
-      "-in",
-      "req.csr",
-      "-CA",
-      "ca.pem",
-      "-CAkey",
-      "ca.key",
-      "-CAcreateserial",
-      "-out",
-      "cert.pem",
-      "-days",
-      "1",
-      "-extfile",
-      "ext.cnf",
-    ]);
-    return {
-      ca: await Deno.readTextFile(`${dir}/ca.pem`),
-      cert: await Deno.readTextFile(`${dir}/cert.pem`),
-      key: await Deno.readTextFile(`${dir}/key.pem`),
-    };
-  } catch {
-    return null;
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 Deno.test("echo over TLS (needs openssl to make a test certificate)", async (t) => {
-  const certs = await makeCertificates();
+  const certs = await certificates();
   if (!certs) {
     console.warn("SKIPPED: openssl not available to make a TLS test certificate");
     await t.step({ name: "skipped: no openssl", ignore: true, fn: () => {} });

@@ -4,59 +4,21 @@ import { Scp } from "../../src/scp.ts";
 import type { Service } from "../../src/services/service.ts";
 import { verification } from "../../src/services/verification.ts";
 import { TransferSyntax } from "../../src/ul/uids.ts";
+import { type Certificates, certificates } from "../_helpers/certificates.ts";
 
 const CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2";
 
-interface Certificates {
-  ca: string;
-  cert: string;
-  key: string;
-}
-
-/** A CA and a server certificate for localhost and 127.0.0.1, or null without openssl. */
-async function makeCertificates(): Promise<Certificates | null> {
-  const dir = await Deno.makeTempDir();
-  const run = async (args: string[]) => {
-    const out = await new Deno.Command("openssl", {
-      args,
-      cwd: dir,
-      stdout: "null",
-      stderr: "null",
-    })
-      .output();
-    if (!out.success) throw new Error(`openssl ${args[0]} failed`);
-  };
-  try {
-    await run(
-      ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem"]
-        .concat(["-days", "1", "-subj", "/CN=dimse test CA"]),
-    );
-    await run(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem", "-out", "req.csr"]
-      .concat(["-subj", "/CN=localhost"]));
-    await Deno.writeTextFile(
-      `${dir}/ext.cnf`,
-      "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
-    );
-    await run(["x509", "-req", "-in", "req.csr", "-CA", "ca.pem", "-CAkey", "ca.key"]
-      .concat(["-CAcreateserial", "-out", "cert.pem", "-days", "1", "-extfile", "ext.cnf"]));
-    return {
-      ca: await Deno.readTextFile(`${dir}/ca.pem`),
-      cert: await Deno.readTextFile(`${dir}/cert.pem`),
-      key: await Deno.readTextFile(`${dir}/key.pem`),
-    };
-  } catch {
-    return null;
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-let shared: Promise<Certificates | null> | undefined;
-
-/** The test certificates, made once for this file. */
-function certificates(): Promise<Certificates | null> {
-  shared ??= makeCertificates();
-  return shared;
+/** An SCP on an ephemeral port of 127.0.0.1 serving TLS with the test certificate. */
+async function listeningTlsScp(certs: Certificates, services: Service[]): Promise<Scp> {
+  const scp = new Scp({
+    aeTitle: "ANY-SCP",
+    port: 0,
+    hostname: "127.0.0.1",
+    services,
+    tls: { cert: certs.cert, key: certs.key },
+  });
+  await scp.listen();
+  return scp;
 }
 
 /** Reads TCP_NODELAY of a socket of this process with getsockopt(2) through libc. */
@@ -119,14 +81,7 @@ Deno.test("TLS associations run with TCP_NODELAY on the requestor's and the acce
     await t.step({ name: "skipped: no openssl or no libc", ignore: true, fn: () => {} });
     return;
   }
-  const scp = new Scp({
-    aeTitle: "ANY-SCP",
-    port: 0,
-    hostname: "127.0.0.1",
-    services: [verification()],
-    tls: { cert: certs.cert, key: certs.key },
-  });
-  await scp.listen();
+  const scp = await listeningTlsScp(certs, [verification()]);
   try {
     const assoc = await Association.connect({
       host: "127.0.0.1",
@@ -175,14 +130,7 @@ Deno.test("a C-STORE of 8 MiB over TLS reaches the SCP byte for byte and the ass
       return { status: 0 };
     },
   };
-  const scp = new Scp({
-    aeTitle: "ANY-SCP",
-    port: 0,
-    hostname: "127.0.0.1",
-    services: [sink],
-    tls: { cert: certs.cert, key: certs.key },
-  });
-  await scp.listen();
+  const scp = await listeningTlsScp(certs, [sink]);
   try {
     const assoc = await Association.connect({
       host: "localhost",
@@ -233,14 +181,7 @@ Deno.test("a requestor verifying a server name its certificate does not carry is
     await t.step({ name: "skipped: no openssl", ignore: true, fn: () => {} });
     return;
   }
-  const scp = new Scp({
-    aeTitle: "ANY-SCP",
-    port: 0,
-    hostname: "127.0.0.1",
-    services: [verification()],
-    tls: { cert: certs.cert, key: certs.key },
-  });
-  await scp.listen();
+  const scp = await listeningTlsScp(certs, [verification()]);
   try {
     await assert.rejects(
       Association.connect({
