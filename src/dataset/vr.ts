@@ -117,6 +117,19 @@ export function isVr(text: string): text is Vr {
   return Object.hasOwn(VR_PROPERTIES, text);
 }
 
+/** Each VR by its two characters as one number (first byte × 256 + second). */
+const VR_BY_CODE = new Map<number, Vr>(
+  (Object.keys(VR_PROPERTIES) as Vr[]).map((vr) => [vr.charCodeAt(0) * 256 + vr.charCodeAt(1), vr]),
+);
+
+/**
+ * The VR whose two characters are the bytes `first` and `second` (an explicit VR element
+ * header, PS3.5 §7.1.2), or undefined when they name none; builds no string on the way.
+ */
+export function vrOfBytes(first: number, second: number): Vr | undefined {
+  return VR_BY_CODE.get(first * 256 + second);
+}
+
 /** True when the VR uses the 4-byte length form in explicit VR (PS3.5 Table 7.1-1). */
 export function hasLongLength(vr: Vr): boolean {
   return VR_PROPERTIES[vr].longLength;

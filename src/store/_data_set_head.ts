@@ -23,7 +23,7 @@ import {
 } from "../dataset/tag.ts";
 import type { TransferSyntax } from "../dataset/transfer_syntax.ts";
 import { decodeValue } from "../dataset/value.ts";
-import { hasLongLength, isVr, type Vr } from "../dataset/vr.ts";
+import { hasLongLength, type Vr, vrOfBytes } from "../dataset/vr.ts";
 
 /** What {@linkcode readDataSetHead} read. */
 export interface DataSetHead {
@@ -131,9 +131,9 @@ class HeadParser {
       let vr: Vr;
       let valueLength: number;
       if (this.explicitVr) {
-        const text = String.fromCharCode(this.bytes[at + 4], this.bytes[at + 5]);
-        if (!isVr(text)) throw new NotHandled();
-        vr = text;
+        const known = vrOfBytes(this.bytes[at + 4], this.bytes[at + 5]);
+        if (known === undefined) throw new NotHandled();
+        vr = known;
         if (hasLongLength(vr)) {
           this.need(12);
           valueLength = this.view.getUint32(at + 8, true);
