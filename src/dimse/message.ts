@@ -10,6 +10,7 @@ import { decodeCommandSet, encodeCommandSet } from "./command_codec.ts";
 import { CommandSetError } from "../ul/errors.ts";
 import { AbortReason } from "../ul/pdu.ts";
 import { type PdvData, type PdvHeader, ProtocolError } from "../ul/association.ts";
+import { releasePdvBytes } from "../ul/pdata.ts";
 
 /** A DIMSE message as received. */
 export interface DimseMessage {
@@ -143,12 +144,15 @@ export class MessageAssembler {
 
   #endFragment(): void {
     if (this.#mode === "command") {
-      const bytes = concat(this.#commandParts, this.#commandLength);
+      const parts = this.#commandParts;
+      const bytes = concat(parts, this.#commandLength);
       this.#commandParts = [];
       this.#commandLength = 0;
       let command: CommandSet;
       try {
         command = decodeCommandSet(bytes);
+        // Decoded into values of its own: the received bytes can take a later read.
+        for (const part of parts) releasePdvBytes(part);
       } catch (e) {
         if (e instanceof CommandSetError) {
           // PS3.7 §9.3: without a decodable command there is no message to answer.
