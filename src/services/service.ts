@@ -93,6 +93,11 @@ export interface ServiceResponse {
   command?: Partial<Omit<CommandSet, "status" | "commandDataSetType">>;
   /** The response's data set (identifier, attribute list). */
   dataSet?: DataSetSource;
+  /**
+   * Work the response need not wait for, run once the final response is handed to the
+   * transport (while the peer reads it and prepares its next request). Failures are ignored.
+   */
+  afterSend?: () => void;
 }
 
 /** A request handed to a service. */
@@ -238,5 +243,13 @@ export async function performRequest(
       command: { errorComment: (e instanceof Error ? e.message : String(e)).slice(0, 64) },
     };
   }
-  await send(response, service.name);
+  const sending = send(response, service.name);
+  if (response.afterSend) {
+    try {
+      response.afterSend();
+    } catch {
+      // The response is sent; what follows it is the service's own concern.
+    }
+  }
+  await sending;
 }

@@ -227,6 +227,19 @@ export class SqliteIndex implements InstanceIndex {
     return Promise.resolve();
   }
 
+  /**
+   * Writes the rows queued by `add` with `durable: false` now, in one transaction not flushed
+   * to disk; rejects (keeping them queued, to be retried) when the write fails.
+   */
+  flush(): Promise<void> {
+    try {
+      if (!this.#closed) this.#flush();
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
   /** Writes the queued rows, in one transaction; throws (keeping them queued) when it fails. */
   #flush(): void {
     if (this.#queued.size === 0) return;

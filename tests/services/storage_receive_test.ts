@@ -212,3 +212,25 @@ Deno.test("with fsync on, instances arriving at once on several associations are
     }
   }
 });
+
+Deno.test("a new instance's index row is written as its response goes out, not later, when no other instance is arriving", async () => {
+  const dir = await Deno.makeTempDir();
+  const index = openSqliteIndex(dir);
+  const { scp, close } = await startStorageScp([], { dir, index, fsync: false });
+  const other = openSqliteIndex(dir);
+  try {
+    const assoc = await connect(scp.port);
+    for (const uid of ["1.2.3.46", "1.2.3.47"]) {
+      const bytes = await writeDataSet(ct(uid), { transferSyntax: EXPLICIT_LE });
+      assert.equal((await cStore(assoc, uid, bytes)).status, 0);
+      // Another connection reads the database file itself: the row is there already.
+      assert.equal((await other.get(uid))?.path, `${uid}.dcm`);
+    }
+    await assoc.release();
+  } finally {
+    await other.close();
+    await close();
+    await index.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
