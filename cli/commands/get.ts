@@ -6,6 +6,7 @@
  * @module
  */
 import { getConnectOptions } from "../../src/services/query_retrieve_scu.ts";
+import { isSafeUidForPath } from "../../src/store/safe_uid.ts";
 import {
   consoleIo,
   describeError,
@@ -54,7 +55,7 @@ export async function main(args: string[], io: CliIo = consoleIo): Promise<numbe
     if (dir === undefined || dir === "") throw new UsageError("Option --dir is required");
     const sopClasses = listOption(values, "sop-class");
     for (const uid of sopClasses) {
-      if (!/^[0-9]+(\.[0-9]+)*$/.test(uid) || uid.length > 64) {
+      if (!isSafeUidForPath(uid)) {
         throw new UsageError(`Option --sop-class must be a UID, got "${uid}"`);
       }
     }

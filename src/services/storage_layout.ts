@@ -6,6 +6,8 @@
  * @module
  */
 
+import { isSafeUidForPath } from "../store/safe_uid.ts";
+
 /**
  * Folder layout of the store:
  * - `"flat"`: `<SOP Instance UID>.dcm` in the store folder;
@@ -34,13 +36,7 @@ export const DUPLICATE_POLICIES: readonly DuplicatePolicy[] = [
   "keep-both",
 ];
 
-/** A UID fit to be a file name: digits and dots, 1–64 characters, no empty component (PS3.5 §9.1). */
-const SAFE_UID = /^[0-9]+(\.[0-9]+)*$/;
-
-/** Whether a UID may name a file or folder in the store: no separators, no "..", bounded length. */
-export function isSafeUidForPath(uid: string): boolean {
-  return uid.length > 0 && uid.length <= 64 && SAFE_UID.test(uid);
-}
+export { isSafeUidForPath };
 
 /** The UIDs a layout builds a path from. */
 export interface InstanceUids {

@@ -8,6 +8,8 @@
  * @module
  */
 
+import { isSafeUidForPath } from "./safe_uid.ts";
+
 /** One SOP instance a commitment refers to (an item of Referenced SOP Sequence (0008,1199)). */
 export interface CommitmentReference {
   /** Referenced SOP Class UID (0008,1150). */
@@ -30,12 +32,9 @@ export interface PendingCommitment {
   receivedAt: string;
 }
 
-/** A UID fit to name a file: digits and dots, 1–64 characters, no empty component (PS3.5 §9.1). */
-const SAFE_UID = /^[0-9]+(\.[0-9]+)*$/;
-
 /** Whether a Transaction UID can name a file of the commitment store (a valid UID, PS3.5 §9.1). */
 export function isValidTransactionUid(uid: string): boolean {
-  return uid.length > 0 && uid.length <= 64 && SAFE_UID.test(uid);
+  return isSafeUidForPath(uid);
 }
 
 /** A pending transaction file could not be read back. */
