@@ -45,7 +45,13 @@ import { readDataSetHead } from "../store/_data_set_head.ts";
 import { releasePdvBytes } from "../ul/pdata.ts";
 import type { IndexedInstance, InstanceIndex } from "../store/instance_index.ts";
 import { InstanceReadError, readInstance } from "../store/read_instance.ts";
-import type { AssociationInfo, Service, ServiceRequest, ServiceResponse } from "./service.ts";
+import type {
+  AssociationInfo,
+  Service,
+  ServiceRequest,
+  ServiceResponse,
+  SopClassSupport,
+} from "./service.ts";
 import {
   type DuplicatePolicy,
   instanceLocation,
@@ -143,6 +149,13 @@ function defaultTransferSyntaxes(): string[] {
   ];
 }
 
+/** The SOP classes a Storage service takes, each with the transfer syntaxes it accepts. */
+function storageSopClassSupport(options: StorageHandlerOptions): SopClassSupport[] {
+  const transferSyntaxes = options.transferSyntaxes ?? defaultTransferSyntaxes();
+  const sopClasses = options.sopClasses ?? STORAGE_SOP_CLASSES.map((c) => c.uid);
+  return sopClasses.map((abstractSyntax) => ({ abstractSyntax, transferSyntaxes }));
+}
+
 /** A failure answered with a C-STORE status; the instance is not kept. */
 class StoreRefusal extends Error {
   readonly status: number;
@@ -158,8 +171,6 @@ class StoreRefusal extends Error {
 
 /** The Storage service class as SCP, writing Part 10 files under `options.dir`. */
 export function storage(options: StorageOptions): Service {
-  const transferSyntaxes = options.transferSyntaxes ?? defaultTransferSyntaxes();
-  const sopClasses = options.sopClasses ?? STORAGE_SOP_CLASSES.map((c) => c.uid);
   const fsync = options.fsync ?? true;
   const layout = options.layout ?? "flat";
   const duplicates = options.duplicates ?? "overwrite";
@@ -174,7 +185,7 @@ export function storage(options: StorageOptions): Service {
   const concurrent = () => inFlight > 1;
   return {
     name: "storage",
-    sopClasses: sopClasses.map((abstractSyntax) => ({ abstractSyntax, transferSyntaxes })),
+    sopClasses: storageSopClassSupport(options),
     async handle(request: ServiceRequest): Promise<ServiceResponse> {
       const { command } = request;
       if (command.commandField !== CommandField.C_STORE_RQ) {
@@ -900,12 +911,10 @@ export function storageHandler(
   onInstance: InstanceHandler,
   options: StorageHandlerOptions = {},
 ): Service {
-  const transferSyntaxes = options.transferSyntaxes ?? defaultTransferSyntaxes();
-  const sopClasses = options.sopClasses ?? STORAGE_SOP_CLASSES.map((c) => c.uid);
   const metas = new FileMetaCache();
   return {
     name: "storage",
-    sopClasses: sopClasses.map((abstractSyntax) => ({ abstractSyntax, transferSyntaxes })),
+    sopClasses: storageSopClassSupport(options),
     async handle(request: ServiceRequest): Promise<ServiceResponse> {
       const { command } = request;
       if (command.commandField !== CommandField.C_STORE_RQ) {

@@ -668,23 +668,9 @@ async function storeFromFile(
     const dataSet = choice.transcode
       ? transcodeDataSet(header.rest, { from, to: choice.transferSyntaxUid })
       : header.rest;
-    const response = await association.request(
-      storeCommand(sopClassUid, sopInstanceUid, options),
-      {
-        dataSet,
-        presentationContextId: choice.presentationContextId,
-        timeoutMs: options.timeoutMs,
-      },
-    );
-    const result: StoreResult = {
-      status: response.command.status ?? 0xc000,
-      command: response.command,
-      sopClassUid,
-      sopInstanceUid,
-      transferSyntaxUid: choice.transferSyntaxUid,
-    };
-    if (choice.transcode) result.transcodedFrom = from;
-    return result;
+    return await sendStore(association, { sopClassUid, sopInstanceUid, from }, choice, dataSet, {
+      options,
+    });
   } finally {
     handle.close();
   }
@@ -718,24 +704,10 @@ async function storeFromStorable(
     const dataSet = choice.transcode
       ? transcodeDataSet(read, { from, to: choice.transferSyntaxUid })
       : read;
-    const response = await association.request(
-      storeCommand(sopClassUid, sopInstanceUid, options),
-      {
-        dataSet,
-        presentationContextId: choice.presentationContextId,
-        timeoutMs: options.timeoutMs,
-        onSent,
-      },
-    );
-    const result: StoreResult = {
-      status: response.command.status ?? 0xc000,
-      command: response.command,
-      sopClassUid,
-      sopInstanceUid,
-      transferSyntaxUid: choice.transferSyntaxUid,
-    };
-    if (choice.transcode) result.transcodedFrom = from;
-    return result;
+    return await sendStore(association, { sopClassUid, sopInstanceUid, from }, choice, dataSet, {
+      options,
+      onSent,
+    });
   } finally {
     reader.close();
   }
@@ -794,21 +766,47 @@ async function storeFromDataSet(
   // The data set is in memory already; encoding it costs one more copy of its values.
   const parts = encodeDataSetParts(dataSet, { transferSyntax: ts });
   const encoded = ts.deflated ? [await deflateRaw(concatBytes(parts))] : parts;
+  return await sendStore(
+    association,
+    { sopClassUid, sopInstanceUid, from: choice.transferSyntaxUid },
+    // Encoded in the accepted transfer syntax itself: nothing is converted.
+    { ...choice, transcode: false },
+    counted(partsOf(encoded), options.onBytes),
+    { options },
+  );
+}
+
+/**
+ * Sends the C-STORE-RQ of one instance with its data set on the chosen context, and gives the
+ * response as a {@linkcode StoreResult} (naming the transfer syntax converted from, if any).
+ */
+async function sendStore(
+  association: StorageScuAssociation,
+  instance: { sopClassUid: string; sopInstanceUid: string; from: string },
+  choice: StorageContextChoice,
+  dataSet: DataSetSource,
+  send: { options: StoreOptions; onSent?: () => void },
+): Promise<StoreResult> {
+  const { sopClassUid, sopInstanceUid } = instance;
+  const { options } = send;
   const response = await association.request(
     storeCommand(sopClassUid, sopInstanceUid, options),
     {
-      dataSet: counted(partsOf(encoded), options.onBytes),
+      dataSet,
       presentationContextId: choice.presentationContextId,
       timeoutMs: options.timeoutMs,
+      onSent: send.onSent,
     },
   );
-  return {
+  const result: StoreResult = {
     status: response.command.status ?? 0xc000,
     command: response.command,
     sopClassUid,
     sopInstanceUid,
     transferSyntaxUid: choice.transferSyntaxUid,
   };
+  if (choice.transcode) result.transcodedFrom = instance.from;
+  return result;
 }
 
 /**
