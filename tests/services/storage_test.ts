@@ -58,6 +58,14 @@ function connect(port: number): Promise<Association> {
 }
 
 /** Sends one C-STORE-RQ with the command's UIDs and the given data set bytes; its response. */
+/** Stores a CT instance with this SOP Instance UID and patient name; the response status. */
+async function storeCt(assoc: Association, uid: string, patientName: string): Promise<number> {
+  const bytes = await writeDataSet(ctDataSet({ sopClass: CT, sopInstance: uid }, patientName), {
+    transferSyntax: EXPLICIT_LE,
+  });
+  return (await cStore(assoc, { sopClass: CT, sopInstance: uid }, bytes)).status ?? -1;
+}
+
 async function cStore(
   assoc: Association,
   command: { sopClass: string; sopInstance: string },
@@ -233,18 +241,8 @@ Deno.test("duplicates overwrite: the second instance replaces the first, both an
   try {
     const assoc = await connect(scp.port);
     const uid = "1.2.3.10";
-    const first = ctDataSet({ sopClass: CT, sopInstance: uid }, "First^One");
-    const second = ctDataSet({ sopClass: CT, sopInstance: uid }, "Second^Two");
-    const cmd = { sopClass: CT, sopInstance: uid };
-    assert.equal(
-      (await cStore(assoc, cmd, await writeDataSet(first, { transferSyntax: EXPLICIT_LE }))).status,
-      0,
-    );
-    assert.equal(
-      (await cStore(assoc, cmd, await writeDataSet(second, { transferSyntax: EXPLICIT_LE })))
-        .status,
-      0,
-    );
+    assert.equal(await storeCt(assoc, uid, "First^One"), 0);
+    assert.equal(await storeCt(assoc, uid, "Second^Two"), 0);
     await assoc.release();
     assert.deepEqual(listFiles(dir), [`${uid}.dcm`]);
     assert.equal(await patientNameOf(`${dir}/${uid}.dcm`), "Second^Two");
@@ -259,18 +257,8 @@ Deno.test("duplicates keep-first: the second instance is discarded with a log li
   try {
     const assoc = await connect(scp.port);
     const uid = "1.2.3.11";
-    const cmd = { sopClass: CT, sopInstance: uid };
-    const first = ctDataSet({ sopClass: CT, sopInstance: uid }, "First^One");
-    const second = ctDataSet({ sopClass: CT, sopInstance: uid }, "Second^Two");
-    assert.equal(
-      (await cStore(assoc, cmd, await writeDataSet(first, { transferSyntax: EXPLICIT_LE }))).status,
-      0,
-    );
-    assert.equal(
-      (await cStore(assoc, cmd, await writeDataSet(second, { transferSyntax: EXPLICIT_LE })))
-        .status,
-      0,
-    );
+    assert.equal(await storeCt(assoc, uid, "First^One"), 0);
+    assert.equal(await storeCt(assoc, uid, "Second^Two"), 0);
     await assoc.release();
     assert.deepEqual(listFiles(dir), [`${uid}.dcm`]);
     assert.equal(await patientNameOf(`${dir}/${uid}.dcm`), "First^One");
@@ -288,13 +276,8 @@ Deno.test("duplicates keep-both: the second and third copies are stored as <uid>
   try {
     const assoc = await connect(scp.port);
     const uid = "1.2.3.12";
-    const cmd = { sopClass: CT, sopInstance: uid };
     for (const name of ["First^One", "Second^Two", "Third^Three"]) {
-      const ds = ctDataSet({ sopClass: CT, sopInstance: uid }, name);
-      assert.equal(
-        (await cStore(assoc, cmd, await writeDataSet(ds, { transferSyntax: EXPLICIT_LE }))).status,
-        0,
-      );
+      assert.equal(await storeCt(assoc, uid, name), 0);
     }
     await assoc.release();
     assert.deepEqual(listFiles(dir), [`${uid}.1.dcm`, `${uid}.2.dcm`, `${uid}.dcm`]);
@@ -442,17 +425,12 @@ Deno.test("an index that fails to add answers A700, removes the new file and res
   try {
     const assoc = await connect(scp.port);
     const uid = "1.2.3.60";
-    const cmd = { sopClass: CT, sopInstance: uid };
-    const first = ctDataSet({ sopClass: CT, sopInstance: uid }, "First^One");
-    assert.equal(
-      (await cStore(assoc, cmd, await writeDataSet(first, { transferSyntax: EXPLICIT_LE }))).status,
-      0,
-    );
+    assert.equal(await storeCt(assoc, uid, "First^One"), 0);
     index.failAdd = true;
     const second = ctDataSet({ sopClass: CT, sopInstance: uid }, "Second^Two");
     const replaced = await cStore(
       assoc,
-      cmd,
+      { sopClass: CT, sopInstance: uid },
       await writeDataSet(second, { transferSyntax: EXPLICIT_LE }),
     );
     const fresh = await cStore(
