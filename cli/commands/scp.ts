@@ -22,7 +22,7 @@ import { modalityWorklist } from "../../src/services/worklist.ts";
 import {
   DUPLICATE_POLICIES,
   type DuplicatePolicy,
-  removeLeftovers,
+  leftoverRemover,
   STORAGE_LAYOUTS,
   type StorageLayout,
 } from "../../src/services/storage_layout.ts";
@@ -421,11 +421,14 @@ export async function main(args: string[], io: CliIo = consoleIo): Promise<numbe
     return EXIT_FAILURE;
   }
   try {
-    const leftovers = await removeLeftovers(settings.dir);
-    if (leftovers.length > 0) {
-      io.err(`storage: removed ${leftovers.length} temp file(s) left by an earlier run`);
+    const leftovers = leftoverRemover(settings.dir);
+    const r = await reindex(index, settings.dir, {
+      mode: settings.reindex ? "full" : "check",
+      onHiddenFile: leftovers.visit,
+    });
+    if (leftovers.removed.length > 0) {
+      io.err(`storage: removed ${leftovers.removed.length} temp file(s) left by an earlier run`);
     }
-    const r = await reindex(index, settings.dir, { mode: settings.reindex ? "full" : "check" });
     io.out(
       `index: ${r.kept + r.added} instance(s); ${r.added} added, ${r.removed} dropped, ` +
         `${r.failed.length} unreadable file(s)`,

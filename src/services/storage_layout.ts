@@ -6,6 +6,7 @@
  * @module
  */
 
+import { listStoreFiles } from "../store/reindex.ts";
 import { isSafeUidForPath } from "../store/safe_uid.ts";
 
 /**
@@ -234,13 +235,50 @@ function removeQuietly(path: string): void {
 const LEFTOVER_NAME =
   /^\.[0-9.]+\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.(tmp|bak)$/;
 
-/** Options of {@linkcode removeLeftovers}. */
+/** Options of {@linkcode removeLeftovers} and {@linkcode leftoverRemover}. */
 export interface RemoveLeftoversOptions {
   /**
-   * Only files not modified (nor linked) for this long are removed, so that a temp file another process is
-   * still writing into the same store is left alone; default 60 000 ms.
+   * Only files not modified (nor linked) for this long are removed, so that a temp file another
+   * process is still writing into the same store is left alone; default 60 000 ms.
    */
   olderThanMs?: number;
+}
+
+/** Removes leftovers one hidden file at a time, as a walk of the store meets them. */
+export interface LeftoverRemover {
+  /** Looks at a hidden file (relative path) and removes it when it is an old enough leftover. */
+  visit(path: string): Promise<void>;
+  /** The relative paths removed so far. */
+  readonly removed: string[];
+}
+
+/**
+ * The hidden-file visitor of {@linkcode removeLeftovers}, for a walk of the store that is made
+ * anyway: pass `visit` as `onHiddenFile` to `reindex` so that the start check removes leftovers
+ * in the same pass.
+ */
+export function leftoverRemover(
+  dir: string,
+  options: RemoveLeftoversOptions = {},
+): LeftoverRemover {
+  const olderThan = Date.now() - (options.olderThanMs ?? 60_000);
+  const removed: string[] = [];
+  return {
+    removed,
+    async visit(path: string): Promise<void> {
+      if (!LEFTOVER_NAME.test(path.slice(path.lastIndexOf("/") + 1))) return;
+      try {
+        const info = await Deno.lstat(joinStorePath(dir, path));
+        // A link changes the status time, not the modification time, of an older file.
+        const touched = Math.max(info.mtime?.getTime() ?? 0, info.ctime?.getTime() ?? 0);
+        if (touched > olderThan) return;
+        await Deno.remove(joinStorePath(dir, path));
+        removed.push(path);
+      } catch {
+        // Gone meanwhile.
+      }
+    },
+  };
 }
 
 /**
@@ -253,34 +291,13 @@ export async function removeLeftovers(
   dir: string,
   options: RemoveLeftoversOptions = {},
 ): Promise<string[]> {
-  const olderThan = Date.now() - (options.olderThanMs ?? 60_000);
-  const removed: string[] = [];
-  async function walk(relative: string): Promise<void> {
-    const folder = joinStorePath(dir, relative);
-    let entries: Deno.DirEntry[];
-    try {
-      entries = await Array.fromAsync(Deno.readDir(folder));
-    } catch {
-      return;
+  const remover = leftoverRemover(dir, options);
+  try {
+    for await (const _ of listStoreFiles(dir, "", remover.visit)) {
+      // Visible files are instances, not leftovers.
     }
-    for (const entry of entries) {
-      const path = relative === "" ? entry.name : `${relative}/${entry.name}`;
-      if (entry.isDirectory && !entry.name.startsWith(".")) {
-        await walk(path);
-      } else if (entry.isFile && LEFTOVER_NAME.test(entry.name)) {
-        try {
-          const info = await Deno.lstat(joinStorePath(dir, path));
-          // A link changes the status time, not the modification time, of an older file.
-          const touched = Math.max(info.mtime?.getTime() ?? 0, info.ctime?.getTime() ?? 0);
-          if (touched > olderThan) continue;
-          await Deno.remove(joinStorePath(dir, path));
-          removed.push(path);
-        } catch {
-          // Gone meanwhile.
-        }
-      }
-    }
+  } catch {
+    // A folder that cannot be listed holds nothing to remove.
   }
-  await walk("");
-  return removed;
+  return remover.removed;
 }

@@ -36,6 +36,11 @@ export interface ReindexOptions {
   skip?: (path: string) => boolean;
   /** Called for each file that could not be read as a Part 10 instance. */
   onError?: (path: string, error: Error) => void;
+  /**
+   * Called for each hidden (dot-named) file met on the walk, which the index never reads (temp
+   * files, the index's own database), e.g. to remove leftovers in the same pass.
+   */
+  onHiddenFile?: (path: string) => void | Promise<void>;
 }
 
 /** What a re-indexing did. */
@@ -66,17 +71,27 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Relative paths ("/" separated) of the regular files under `dir`, dot names skipped. */
-export async function* listStoreFiles(dir: string, prefix = ""): AsyncGenerator<string> {
+/**
+ * Relative paths ("/" separated) of the regular files under `dir`, dot names skipped; each
+ * hidden (dot-named) file met on the way is handed to `onHidden` instead, when given.
+ */
+export async function* listStoreFiles(
+  dir: string,
+  prefix = "",
+  onHidden?: (path: string) => void | Promise<void>,
+): AsyncGenerator<string> {
   const entries: Deno.DirEntry[] = [];
   for await (const entry of Deno.readDir(prefix === "" ? dir : `${dir}/${prefix}`)) {
     entries.push(entry);
   }
   entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   for (const entry of entries) {
-    if (entry.name.startsWith(".")) continue;
     const relative = prefix === "" ? entry.name : `${prefix}/${entry.name}`;
-    if (entry.isDirectory) yield* listStoreFiles(dir, relative);
+    if (entry.name.startsWith(".")) {
+      if (onHidden !== undefined && entry.isFile) await onHidden(relative);
+      continue;
+    }
+    if (entry.isDirectory) yield* listStoreFiles(dir, relative, onHidden);
     else if (entry.isFile) yield relative;
   }
 }
@@ -110,7 +125,7 @@ export async function reindex(
     return result;
   }
   const skip = options.skip ?? skipNonInstanceFile;
-  for await (const path of listStoreFiles(dir)) {
+  for await (const path of listStoreFiles(dir, "", options.onHiddenFile)) {
     seen.add(path);
     if (!full && rows.has(path)) {
       result.kept += rows.get(path)!.length;

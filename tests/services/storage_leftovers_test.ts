@@ -1,6 +1,8 @@
 // Removal of the hidden temp files and backups an ended Storage SCP left in its store folder.
 import assert from "node:assert/strict";
-import { removeLeftovers } from "../../src/services/storage_layout.ts";
+import { leftoverRemover, removeLeftovers } from "../../src/services/storage_layout.ts";
+import { openSqliteIndex } from "../../src/store/sqlite_index.ts";
+import { reindex } from "../../src/store/reindex.ts";
 
 const UUID = "0f8fad5b-d9cb-469f-a165-70867728950e";
 
@@ -32,6 +34,26 @@ Deno.test("removeLeftovers removes hidden temp files and backups in every folder
     }
     for (const name of kept) assert.ok((await Deno.stat(`${dir}/${name}`)).isFile);
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the start check's walk removes leftovers through leftoverRemover, in the same pass", async () => {
+  const dir = await Deno.makeTempDir();
+  const index = openSqliteIndex(dir);
+  try {
+    const leftover = `.1.2.3.8.${UUID}.tmp`;
+    await Deno.writeTextFile(`${dir}/${leftover}`, "x");
+    await Deno.writeTextFile(`${dir}/notes.txt`, "not an instance");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const remover = leftoverRemover(dir, { olderThanMs: 10 });
+    const result = await reindex(index, dir, { onHiddenFile: remover.visit });
+    assert.deepEqual(remover.removed, [leftover]);
+    await assert.rejects(Deno.stat(`${dir}/${leftover}`), Deno.errors.NotFound);
+    assert.deepEqual(result.failed, ["notes.txt"], "visible files are still walked");
+    assert.ok((await Deno.stat(`${dir}/.dimse-index.sqlite`)).isFile);
+  } finally {
+    await index.close();
     await Deno.remove(dir, { recursive: true });
   }
 });
