@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { decodeCommandSet, encodeCommandSet } from "../../src/dimse/command_codec.ts";
 import { CommandField, type CommandSet } from "../../src/dimse/command.ts";
 import { CommandSetError } from "../../src/ul/errors.ts";
+import { mulberry32 } from "../ul/_pdu_random.ts";
 
 // ---- hand-built elements: implicit VR little endian, group 0000 (PS3.5 §7.1.3) ----
 
@@ -440,18 +441,6 @@ for (const [file, expected] of DCMTK_COMMANDS) {
 
 // ---- random round trips ----
 
-/** Mulberry32: a small seeded PRNG so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return function next(): number {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function randomCommand(random: () => number): CommandSet {
   const int = (n: number) => Math.floor(random() * n);
   const uid = () => {
@@ -499,7 +488,7 @@ function randomCommand(random: () => number): CommandSet {
 }
 
 Deno.test("5000 random command sets round-trip through encode and decode", () => {
-  const random = prng(0x5eed);
+  const random = mulberry32(0x5eed);
   for (let i = 0; i < 5000; i++) {
     const command = randomCommand(random);
     const bytes = encodeCommandSet(command);
@@ -600,8 +589,8 @@ Deno.test("encoding rejects values that do not fit their VR", () => {
 });
 
 Deno.test("random byte strings either decode or throw CommandSetError", () => {
-  const random = prng(42);
-  const seed = encodeCommandSet(randomCommand(prng(7)));
+  const random = mulberry32(42);
+  const seed = encodeCommandSet(randomCommand(mulberry32(7)));
   for (let i = 0; i < 3000; i++) {
     const bytes = random() < 0.5
       ? seed.map((b) => (random() < 0.05 ? Math.floor(random() * 256) : b))

@@ -1,18 +1,7 @@
 import assert from "node:assert/strict";
 import { PDataWriter, PduStreamReader } from "../../src/ul/pdata.ts";
 import { PduError } from "../../src/ul/errors.ts";
-
-/** Mulberry32: a small seeded PRNG so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return function next(): number {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "./_pdu_random.ts";
 
 /** A valid stream: a few messages through a writer, then an A-RELEASE-RQ. */
 function validStream(random: () => number): Uint8Array {
@@ -79,7 +68,7 @@ function feed(random: () => number, bytes: Uint8Array): "ok" | PduError {
 }
 
 Deno.test("2000 mutated valid streams give events or a PduError, nothing else", () => {
-  const random = prng(0xf022);
+  const random = mulberry32(0xf022);
   let errors = 0;
   for (let i = 0; i < 2000; i++) {
     const bytes = validStream(random);
@@ -93,12 +82,12 @@ Deno.test("2000 mutated valid streams give events or a PduError, nothing else", 
 });
 
 Deno.test("unmutated streams from the writer always frame without error", () => {
-  const random = prng(0x900d);
+  const random = mulberry32(0x900d);
   for (let i = 0; i < 300; i++) assert.equal(feed(random, validStream(random)), "ok");
 });
 
 Deno.test("2000 random byte strings give events or a PduError, nothing else", () => {
-  const random = prng(0xbad);
+  const random = mulberry32(0xbad);
   for (let i = 0; i < 2000; i++) {
     const bytes = new Uint8Array(Math.floor(random() * 512)).map(() => random() * 256);
     // Steer half of them towards plausible headers.

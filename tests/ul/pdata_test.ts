@@ -8,18 +8,7 @@ import {
 import { PduError } from "../../src/ul/errors.ts";
 import { decodeCommandSet } from "../../src/dimse/command_codec.ts";
 import { CommandField } from "../../src/dimse/command.ts";
-
-/** Mulberry32: a small seeded PRNG so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return function next(): number {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "./_pdu_random.ts";
 
 function randomBytes(random: () => number, n: number): Uint8Array {
   const bytes = new Uint8Array(n);
@@ -188,7 +177,7 @@ function assertMessage(
 const MAX_PDUS = [0, 7, 8, 9, 13, 100, 4096, 16384, 16385];
 
 Deno.test("every max PDU and data set size around its boundaries fragments and reassembles intact", () => {
-  const random = prng(1);
+  const random = mulberry32(1);
   let combinations = 0;
   for (const max of MAX_PDUS) {
     const effective = max === 0 ? 1048576 : max;
@@ -253,7 +242,7 @@ Deno.test("a maximum PDU length below 7 is refused", () => {
 
 Deno.test("many small writes fill one PDV up to the maximum length", () => {
   const writer = new PDataWriter({ maxPduLength: 1000 });
-  const random = prng(3);
+  const random = mulberry32(3);
   const data = randomBytes(random, 5000);
   const out: Uint8Array[] = [];
   for (let i = 0; i < data.length; i += 10) {
@@ -274,12 +263,12 @@ Deno.test("a flush mid data set sends what was written and the end comes as an e
     writer.write(1, false, new Uint8Array(0), true).slice(),
     writer.flush().slice(),
   ]);
-  const got = reassemble(readAll(prng(4), wire, 5));
+  const got = reassemble(readAll(mulberry32(4), wire, 5));
   assert.deepEqual(got.pdvs.map((p) => [p.isLast, p.data.length]), [[false, 10], [true, 0]]);
 });
 
 Deno.test("writes of 64 KiB into 16 KiB PDUs stay packed across calls and wrap of the buffer", () => {
-  const random = prng(5);
+  const random = mulberry32(5);
   const writer = new PDataWriter({ maxPduLength: 16384 });
   const data = randomBytes(random, 8 * 1024 * 1024 + 12345);
   const out: Uint8Array[] = [];
@@ -426,7 +415,7 @@ Deno.test("the storescu side of a DCMTK conversation frames into its PDUs, comma
   ].map((f) => Deno.readFileSync(new URL(f, FIXTURES)));
   const wire = concat(files);
   for (const maxPiece of [1, 7, 100, wire.length]) {
-    const got = reassemble(readAll(prng(maxPiece), wire, maxPiece));
+    const got = reassemble(readAll(mulberry32(maxPiece), wire, maxPiece));
     assert.deepEqual(got.others.map((o) => o.pduType), [1, 5]);
     assert.deepEqual(got.others[0].bytes, files[0], "A-ASSOCIATE-RQ delivered byte-exact");
     assert.deepEqual(got.others[1].bytes, files[3], "A-RELEASE-RQ delivered byte-exact");
@@ -443,7 +432,7 @@ Deno.test("the storescu side of a DCMTK conversation frames into its PDUs, comma
 // ---- over a real socket ----
 
 Deno.test("a 4 MiB data set written to a TCP socket is read back through writable and commit", async () => {
-  const random = prng(9);
+  const random = mulberry32(9);
   const command = randomBytes(random, 120);
   const data = randomBytes(random, 4 * 1024 * 1024 + 3);
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });

@@ -1,18 +1,7 @@
 // PDataWriter.writeAndFlush: one view holding what write() then flush() would give.
 import assert from "node:assert/strict";
 import { PDataWriter } from "../../src/ul/pdata.ts";
-
-/** Mulberry32: a small seeded PRNG so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return function next(): number {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "./_pdu_random.ts";
 
 function concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
@@ -25,7 +14,7 @@ function concat(parts: Uint8Array[]): Uint8Array {
 }
 
 Deno.test("writeAndFlush gives the same bytes as write then flush, at the end of a message and mid data set, for every PDU size", () => {
-  const random = prng(7);
+  const random = mulberry32(7);
   let messages = 0;
   for (const max of [7, 8, 9, 100, 4096, 16384, 16385, 0]) {
     for (let round = 0; round < 12; round++) {
