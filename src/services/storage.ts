@@ -403,14 +403,17 @@ function checkAgainstCommand(
   };
 }
 
-/** Where the index has the SOP Instance UID; an index that cannot answer refuses with A700. */
+/**
+ * Where the index has the SOP Instance UID, null when it has no such instance; an index that
+ * cannot answer refuses with A700.
+ */
 async function knownPath(
   index: InstanceIndex,
   sopInstanceUid: string,
   log: (line: string) => void,
-): Promise<string | undefined> {
+): Promise<string | null> {
   try {
-    return (await index.get(sopInstanceUid))?.path;
+    return (await index.get(sopInstanceUid))?.path ?? null;
   } catch (error) {
     log(`index: ${describe(error)}`);
     throw new StoreRefusal(Status.OUT_OF_RESOURCES, "Instance could not be looked up in the index");

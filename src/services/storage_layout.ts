@@ -123,19 +123,21 @@ function exists(path: string): boolean {
 
 /**
  * Moves a complete temp file into place under the duplicate policy. `known` is where the index
- * says the SOP Instance UID is already stored (relative path), when it knows. A new name is
- * taken with a hard link, which fails rather than replace a file another association put there
- * at the same moment; "overwrite" renames over the old file, which is atomic (POSIX rename).
- * The temp file is gone afterwards in every outcome but a thrown error. The calls are
- * synchronous: each is a metadata change in the page cache, cheaper than a round trip through
- * the runtime's I/O threads.
+ * says the SOP Instance UID is already stored (relative path), when it knows; `null` when an
+ * index was asked and has no such instance. A new name is taken with a hard link, which fails
+ * rather than replace a file another association put there at the same moment; "overwrite"
+ * renames over the old file, which is atomic (POSIX rename), and renames at once when the index
+ * has no such instance (one call instead of a link and an unlink; a file the index does not
+ * know is replaced, as the policy says). The temp file is gone afterwards in every outcome but
+ * a thrown error. The calls are synchronous: each is a metadata change in the page cache,
+ * cheaper than a round trip through the runtime's I/O threads.
  */
 export function placeFile(
   dir: string,
   temp: string,
   location: { folder: string; stem: string },
   policy: DuplicatePolicy,
-  known?: string,
+  known?: string | null,
 ): Promise<Placement> {
   try {
     return Promise.resolve(placeFileSync(dir, temp, location, policy, known));
@@ -149,13 +151,18 @@ function placeFileSync(
   temp: string,
   location: { folder: string; stem: string },
   policy: DuplicatePolicy,
-  known?: string,
+  knownOrNull?: string | null,
 ): Placement {
   if (location.folder !== "") {
     Deno.mkdirSync(joinStorePath(dir, location.folder), { recursive: true });
   }
   const prefix = location.folder === "" ? "" : `${location.folder}/`;
   const first = `${prefix}${location.stem}.dcm`;
+  if (policy === "overwrite" && knownOrNull === null) {
+    Deno.renameSync(temp, joinStorePath(dir, first));
+    return { outcome: "stored", path: first };
+  }
+  const known = knownOrNull ?? undefined;
   const knownElsewhere = known !== undefined && known !== first &&
     exists(joinStorePath(dir, known));
   if (policy === "overwrite") {

@@ -419,6 +419,34 @@ Deno.test("overwrite in the hierarchical layout moves an instance whose series c
   }
 });
 
+Deno.test("overwrite replaces a file the index does not know, leaving one file and no temp file", async () => {
+  const dir = await Deno.makeTempDir();
+  const uid = "1.2.3.52";
+  await Deno.writeTextFile(`${dir}/${uid}.dcm`, "not indexed");
+  const index = new MemoryIndex();
+  const outcomes: string[] = [];
+  const { scp, close } = await startStorageScp([], {
+    dir,
+    index,
+    onStored: (instance) => {
+      outcomes.push(instance.outcome);
+    },
+  });
+  try {
+    const assoc = await connect(scp.port);
+    assert.equal(await storeCt(assoc, uid, "New^Copy"), 0);
+    await assoc.release();
+    assert.deepEqual(listFiles(dir), [`${uid}.dcm`]);
+    assert.equal(await patientNameOf(`${dir}/${uid}.dcm`), "New^Copy");
+    assert.equal(index.rows.get(uid)?.path, `${uid}.dcm`);
+    assert.equal(index.rows.get(uid)?.size, (await Deno.stat(`${dir}/${uid}.dcm`)).size);
+    assert.deepEqual(outcomes, ["stored"]);
+  } finally {
+    await close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("an index that fails to add answers A700, removes the new file and restores an overwritten one", async () => {
   const index = new MemoryIndex();
   const { scp, dir, log, close } = await startStorageScp([], { index });
