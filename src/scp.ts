@@ -185,24 +185,26 @@ export class Scp {
   constructor(options: ScpOptions) {
     this.#options = options;
     const abstractSyntaxes = new Map<string, AbstractSyntaxSupport>();
+    // Several services may declare one SOP class (Storage as its SCP, C-GET as its SCU for the
+    // sub-operations): roles add up (PS3.7 D.3.3.4), and the transfer syntaxes of each role are
+    // those of the services taking it.
     for (const service of options.services) {
       for (const c of service.sopClasses) {
-        const known = abstractSyntaxes.get(c.abstractSyntax);
-        if (known) {
-          // Several services may declare one SOP class (Storage as its SCP, C-GET as its SCU for
-          // the sub-operations): roles and transfer syntaxes add up (PS3.7 D.3.3.4).
-          for (const ts of c.transferSyntaxes) {
-            if (!known.transferSyntaxes.includes(ts)) known.transferSyntaxes.push(ts);
-          }
-          known.scpRole = (known.scpRole ?? true) || (c.scpRole ?? true);
-          known.scuRole = (known.scuRole ?? false) || (c.scuRole ?? false);
-          continue;
+        const asScp = c.scpRole ?? true;
+        const asScu = c.scuRole ?? false;
+        let known = abstractSyntaxes.get(c.abstractSyntax);
+        if (!known) {
+          known = { transferSyntaxes: [], scuTransferSyntaxes: [], scpRole: false, scuRole: false };
+          abstractSyntaxes.set(c.abstractSyntax, known);
         }
-        abstractSyntaxes.set(c.abstractSyntax, {
-          transferSyntaxes: [...c.transferSyntaxes],
-          scpRole: c.scpRole,
-          scuRole: c.scuRole,
-        });
+        for (const ts of c.transferSyntaxes) {
+          if (asScp && !known.transferSyntaxes.includes(ts)) known.transferSyntaxes.push(ts);
+          if (asScu && !known.scuTransferSyntaxes!.includes(ts)) {
+            known.scuTransferSyntaxes!.push(ts);
+          }
+        }
+        known.scpRole ||= asScp;
+        known.scuRole ||= asScu;
       }
     }
     this.#policy = {

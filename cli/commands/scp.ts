@@ -19,6 +19,7 @@ import { storageCommitment } from "../../src/services/storage_commitment.ts";
 import { queryRetrieveMove } from "../../src/services/qr_move.ts";
 import { queryRetrieveGet } from "../../src/services/qr_get.ts";
 import { modalityWorklist } from "../../src/services/worklist.ts";
+import { isValidUid } from "../../src/services/normalized.ts";
 import {
   DUPLICATE_POLICIES,
   type DuplicatePolicy,
@@ -86,6 +87,11 @@ export interface ScpSettings {
   duplicates: DuplicatePolicy;
   /** Flush each received file to disk before acknowledging it (Storage). */
   fsync: boolean;
+  /**
+   * Transfer syntaxes Storage accepts, in preference order; undefined for every standard one
+   * (Explicit VR Little Endian first).
+   */
+  transferSyntaxes?: string[];
   /** Folder of Modality Worklist items (.json or Part 10); default `<dir>/worklist`. */
   worklist?: string;
 }
@@ -109,6 +115,7 @@ export const SERVICE_FACTORIES: ServiceFactory[] = [
       layout: s.layout,
       duplicates: s.duplicates,
       fsync: s.fsync,
+      transferSyntaxes: s.transferSyntaxes,
     }),
   (settings) => mpps({ dir: settings.dir }),
   (s, c) => queryRetrieveFind({ index: c.index!, retrieveAeTitle: s.aeTitle }),
@@ -182,6 +189,10 @@ Options:
                         a SOP Instance UID already stored: replace it (default), keep the
                         stored one and discard the new, or store the new as <uid>.<n>.dcm
   --fsync on|off        flush each file to disk before acknowledging it (default on)
+  --transfer-syntax UID
+                        a transfer syntax Storage accepts (repeatable, in order of preference,
+                        which wins over the peer's; default every standard one, Explicit VR
+                        Little Endian first, then the other uncompressed ones)
   --worklist DIR        Modality Worklist items, DICOM JSON (.json) or Part 10 files, read
                         for each query (default <dir>/worklist)
   --config FILE         JSON file with any of the settings above, e.g.
@@ -211,6 +222,7 @@ const OPTIONS = {
   layout: { type: "string" },
   duplicates: { type: "string" },
   fsync: { type: "string" },
+  "transfer-syntax": { type: "string", multiple: true },
   worklist: { type: "string" },
 } as const;
 
@@ -290,6 +302,13 @@ function settingsFrom(values: ParsedValues): ScpSettings {
     DUPLICATE_POLICIES,
   );
   s.fsync = oneOf("fsync", stringOption(values, "fsync", "on"), ["on", "off"]) === "on";
+  const transferSyntaxes = listOption(values, "transfer-syntax");
+  for (const uid of transferSyntaxes) {
+    if (!isValidUid(uid)) {
+      throw new UsageError(`Option --transfer-syntax must be a UID, got "${uid}"`);
+    }
+  }
+  if (transferSyntaxes.length > 0) s.transferSyntaxes = [...new Set(transferSyntaxes)];
   s.worklist = stringOption(values, "worklist");
   return s;
 }

@@ -57,6 +57,12 @@ export const RejectReason = {
 export interface AbstractSyntaxSupport {
   /** Transfer syntaxes accepted, in our order of preference. */
   transferSyntaxes: string[];
+  /**
+   * Transfer syntaxes accepted when the requestor takes only the SCP role by role selection
+   * (we act as SCU, as a C-GET SCP does for its C-STORE sub-operations); default
+   * `transferSyntaxes`.
+   */
+  scuTransferSyntaxes?: string[];
   /** Whether we can act as SCP of this SOP class (the requestor as SCU); default true. */
   scpRole?: boolean;
   /** Whether we can act as SCU of this SOP class (the requestor as SCP); default false. */
@@ -247,20 +253,29 @@ function minWindow(a: number, b: number): number {
   return Math.min(a, b);
 }
 
-/** Answers one proposed presentation context (PS3.8 §9.3.3.2, Table 9-18). */
+/**
+ * Answers one proposed presentation context (PS3.8 §9.3.3.2, Table 9-18). `roleAnswers` are
+ * our answers to the role selection (PS3.7 D.3.3.4): a context whose requestor is SCP only is
+ * taken with the transfer syntaxes of our SCU role.
+ */
 export function negotiatePresentationContext(
   proposed: { presentationContextId: number; abstractSyntax: string; transferSyntaxes: string[] },
   abstractSyntaxes: ReadonlyMap<string, AbstractSyntaxSupport>,
+  roleAnswers?: ScpScuRoleSelection[],
 ): PresentationContextItemAc {
   const support = abstractSyntaxes.get(proposed.abstractSyntax);
-  if (!support) {
+  const candidates = support && transferSyntaxesFor(
+    support,
+    requestorRoles(proposed.abstractSyntax, roleAnswers),
+  );
+  if (!support || candidates!.length === 0) {
     return {
       presentationContextId: proposed.presentationContextId,
       result: PresentationContextResult.ABSTRACT_SYNTAX_NOT_SUPPORTED,
       transferSyntax: proposed.transferSyntaxes[0] ?? "",
     };
   }
-  const chosen = support.transferSyntaxes.find((ts) => proposed.transferSyntaxes.includes(ts));
+  const chosen = candidates!.find((ts) => proposed.transferSyntaxes.includes(ts));
   if (chosen === undefined) {
     return {
       presentationContextId: proposed.presentationContextId,
@@ -273,6 +288,17 @@ export function negotiatePresentationContext(
     result: PresentationContextResult.ACCEPTANCE,
     transferSyntax: chosen,
   };
+}
+
+/** The transfer syntaxes we take on a context, in preference order, by the requestor's roles. */
+function transferSyntaxesFor(
+  support: AbstractSyntaxSupport,
+  roles: { requestorIsScu: boolean; requestorIsScp: boolean },
+): string[] {
+  const asScu = support.scuTransferSyntaxes ?? support.transferSyntaxes;
+  if (roles.requestorIsScp && !roles.requestorIsScu) return asScu;
+  if (!roles.requestorIsScp) return support.transferSyntaxes;
+  return [...new Set([...support.transferSyntaxes, ...asScu])];
 }
 
 /** The acceptor's answer to the requestor's role proposals (PS3.7 Annex D.3.3.4). */
@@ -348,10 +374,10 @@ export async function negotiateAsAcceptor(
     }
   }
 
-  const answers = rq.presentationContexts.map((pc) =>
-    negotiatePresentationContext(pc, policy.abstractSyntaxes)
-  );
   const roleAnswers = negotiateRoles(ui.roleSelections, policy.abstractSyntaxes);
+  const answers = rq.presentationContexts.map((pc) =>
+    negotiatePresentationContext(pc, policy.abstractSyntaxes, roleAnswers)
+  );
   const ourMax = policy.maxPduLength ?? DEFAULT_MAX_PDU_LENGTH;
 
   const userInformation = emptyUserInformation();

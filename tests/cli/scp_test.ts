@@ -109,6 +109,52 @@ Deno.test("scp reads --config and the command line wins over it", async () => {
   }
 });
 
+Deno.test("scp --transfer-syntax accepts only the listed transfer syntaxes, in its own order of preference", async () => {
+  const CT = "1.2.840.10008.5.1.4.1.1.2";
+  const MR = "1.2.840.10008.5.1.4.1.1.4";
+  const IMPLICIT = "1.2.840.10008.1.2";
+  const EXPLICIT = "1.2.840.10008.1.2.1";
+  const RLE = "1.2.840.10008.1.2.5";
+  const dir = await Deno.makeTempDir();
+  try {
+    const code = await withCliScp(
+      ["--dir", dir, "--transfer-syntax", RLE, "--transfer-syntax", IMPLICIT],
+      async (port) => {
+        const assoc = await Association.connect({
+          host: "127.0.0.1",
+          port: Number(port),
+          callingAeTitle: "TS-TEST",
+          presentationContexts: [
+            { abstractSyntax: CT, transferSyntaxes: [EXPLICIT, IMPLICIT, RLE] },
+            { abstractSyntax: MR, transferSyntaxes: [EXPLICIT] },
+          ],
+        });
+        try {
+          const { accepted, rejected } = assoc.negotiated;
+          assert.deepEqual(
+            accepted.map((c) => [c.abstractSyntax, c.transferSyntax]),
+            [[CT, RLE]],
+          );
+          // PS3.8 Table 9-18: 4, transfer syntaxes not supported.
+          assert.deepEqual(rejected.map((c) => [c.abstractSyntax, c.result]), [[MR, 4]]);
+        } finally {
+          await assoc.release();
+        }
+      },
+    );
+    assert.equal(code, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("scp --transfer-syntax with something other than a UID exits 2 with one line", async () => {
+  const io = recordingIo();
+  assert.equal(await run(["scp", "--transfer-syntax", "JPEG"], io), 2);
+  assert.equal(io.stderr.length, 1, io.stderr.join("\n"));
+  assert.match(io.stderr[0], /--transfer-syntax must be a UID, got "JPEG"/);
+});
+
 Deno.test("scp as a process closes gracefully on SIGTERM and exits 0", async () => {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MAIN, "scp", "--port", "0", "--host", "127.0.0.1", "--http", "0"],

@@ -156,6 +156,54 @@ Deno.test("role selection grants only the roles we support", async () => {
   assert.equal(ver.requestorIsScu, true);
 });
 
+Deno.test("a context whose requestor is SCP only takes the transfer syntaxes of our SCU role", async () => {
+  const abstractSyntaxes = new Map<string, AbstractSyntaxSupport>([
+    [CT, {
+      transferSyntaxes: [TransferSyntax.IMPLICIT_VR_LITTLE_ENDIAN],
+      scuTransferSyntaxes: [JPEG, TransferSyntax.EXPLICIT_VR_LITTLE_ENDIAN],
+      scpRole: true,
+      scuRole: true,
+    }],
+    [MR, { transferSyntaxes: [], scuTransferSyntaxes: [JPEG], scpRole: false, scuRole: true }],
+  ]);
+  const proposed = [
+    { abstractSyntax: CT, transferSyntaxes: [TransferSyntax.EXPLICIT_VR_LITTLE_ENDIAN, JPEG] },
+    { abstractSyntax: MR, transferSyntaxes: [JPEG] },
+  ];
+  const asScp = await negotiateAsAcceptor(
+    buildAssociateRq({
+      callingAeTitle: "SCU",
+      calledAeTitle: "DIMSE",
+      presentationContexts: proposed,
+      roleSelections: [
+        { sopClassUid: CT, scuRole: false, scpRole: true },
+        { sopClassUid: MR, scuRole: false, scpRole: true },
+      ],
+    }),
+    { aeTitle: "DIMSE", abstractSyntaxes },
+  );
+  assert.ok(asScp.accepted);
+  assert.deepEqual(
+    asScp.negotiated.accepted.map((c) => [c.abstractSyntax, c.transferSyntax, c.requestorIsScp]),
+    [[CT, JPEG, true], [MR, JPEG, true]],
+  );
+  // Without role selection the requestor is SCU: our SCP role's list alone counts.
+  const asScu = await negotiateAsAcceptor(
+    buildAssociateRq({
+      callingAeTitle: "SCU",
+      calledAeTitle: "DIMSE",
+      presentationContexts: proposed,
+    }),
+    { aeTitle: "DIMSE", abstractSyntaxes },
+  );
+  assert.ok(asScu.accepted);
+  assert.deepEqual(asScu.negotiated.accepted, []);
+  assert.deepEqual(asScu.ac.presentationContexts.map((c) => c.result), [
+    PresentationContextResult.TRANSFER_SYNTAXES_NOT_SUPPORTED,
+    PresentationContextResult.ABSTRACT_SYNTAX_NOT_SUPPORTED,
+  ]);
+});
+
 Deno.test("called AE title not recognized is rejected 1/1/7 when required", async () => {
   const d = await negotiateAsAcceptor(
     rq({ calledAeTitle: "OTHER" }),
