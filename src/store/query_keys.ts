@@ -130,10 +130,17 @@ export function levelsOf(model: InformationModel): readonly QueryRetrieveLevel[]
   return model === "study" ? LEVELS.slice(1) : LEVELS;
 }
 
-/** Whether a tag is kept at the patient level for an instance's group 0010 attribute. */
-function isPatientAttribute(tag: string): boolean {
-  if (PATIENT_LEVEL_KEYS.has(tag)) return !COMPUTED_KEYS.has(tag);
-  return tag.startsWith("0010") && !STUDY_LEVEL_KEYS.has(tag);
+/**
+ * The level whose entity keeps an instance's attribute in the index: patient (group 0010 but the
+ * patient-study keys), study and series (their listed keys); undefined for the instance itself
+ * and for the computed keys. No tag is listed at two levels.
+ */
+function attributeLevel(tag: string): "PATIENT" | "STUDY" | "SERIES" | undefined {
+  if (COMPUTED_KEYS.has(tag)) return undefined;
+  if (STUDY_LEVEL_KEYS.has(tag)) return "STUDY";
+  if (SERIES_LEVEL_KEYS.has(tag)) return "SERIES";
+  if (PATIENT_LEVEL_KEYS.has(tag) || tag.startsWith("0010")) return "PATIENT";
+  return undefined;
 }
 
 /**
@@ -142,18 +149,31 @@ function isPatientAttribute(tag: string): boolean {
  * each with the Specific Character Set the values were decoded under.
  */
 export function levelAttributes(dataSet: DataSet, level: "PATIENT" | "STUDY" | "SERIES"): DataSet {
-  const out: DataSet = {};
-  for (const [tag, element] of Object.entries(dataSet)) {
-    if (COMPUTED_KEYS.has(tag)) continue;
-    const keep = level === "PATIENT"
-      ? isPatientAttribute(tag)
-      : level === "STUDY"
-      ? STUDY_LEVEL_KEYS.has(tag)
-      : SERIES_LEVEL_KEYS.has(tag);
-    if (keep) out[tag] = element;
+  return instanceLevelAttributes(dataSet)[level];
+}
+
+/**
+ * The patient, study and series attributes of an instance's data set at once (one pass), as
+ * {@linkcode levelAttributes} gives each.
+ */
+export function instanceLevelAttributes(
+  dataSet: DataSet,
+): Record<"PATIENT" | "STUDY" | "SERIES", DataSet> {
+  const out: Record<"PATIENT" | "STUDY" | "SERIES", DataSet> = {
+    PATIENT: {},
+    STUDY: {},
+    SERIES: {},
+  };
+  for (const tag in dataSet) {
+    const level = attributeLevel(tag);
+    if (level !== undefined) out[level][tag] = dataSet[tag];
   }
   const charset = dataSet[SPECIFIC_CHARACTER_SET_TAG];
-  if (charset !== undefined) out[SPECIFIC_CHARACTER_SET_TAG] = charset;
+  if (charset !== undefined) {
+    out.PATIENT[SPECIFIC_CHARACTER_SET_TAG] = charset;
+    out.STUDY[SPECIFIC_CHARACTER_SET_TAG] = charset;
+    out.SERIES[SPECIFIC_CHARACTER_SET_TAG] = charset;
+  }
   return out;
 }
 

@@ -20,7 +20,7 @@ import type {
 import { isUniversal, matchesIdentifier, type MatchingOptions } from "./matching.ts";
 import {
   checkIdentifier,
-  levelAttributes,
+  instanceLevelAttributes,
   levelDepth,
   levelOfKey,
   QUERY_RETRIEVE_LEVEL_TAG,
@@ -635,10 +635,11 @@ function instanceOf(row: Row, column: string): IndexedInstance {
 
 /** The patient, study and series attributes of a data set as JSON (one pass over it). */
 function levelRows(dataSet: DataSet): { patient: string; study: string; series: string } {
+  const levels = instanceLevelAttributes(dataSet);
   return {
-    patient: JSON.stringify(levelAttributes(dataSet, "PATIENT")),
-    study: JSON.stringify(levelAttributes(dataSet, "STUDY")),
-    series: JSON.stringify(levelAttributes(dataSet, "SERIES")),
+    patient: JSON.stringify(levels.PATIENT),
+    study: JSON.stringify(levels.STUDY),
+    series: JSON.stringify(levels.SERIES),
   };
 }
 

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { fromKeywords, type KeywordDataSet, toKeywords } from "../../src/dataset/dataset.ts";
 import type { InformationModel } from "../../src/store/instance_index.ts";
-import { checkIdentifier, IdentifierError, levelAttributes } from "../../src/store/query_keys.ts";
+import {
+  checkIdentifier,
+  IdentifierError,
+  instanceLevelAttributes,
+  levelAttributes,
+} from "../../src/store/query_keys.ts";
 
 Deno.test("Hierarchical identifiers need the unique keys of the levels above (PS3.4 C.4.1.2.1), else A900", () => {
   const cases: [InformationModel, KeywordDataSet, string | number][] = [
@@ -99,4 +104,10 @@ Deno.test("An instance's attributes split into patient, study and series attribu
     "SeriesInstanceUID",
     "SeriesNumber",
   ]);
+  // The three at once, in one pass, are the same; computed keys are kept at no level.
+  const withComputed = { ...ds, ...fromKeywords({ NumberOfStudyRelatedInstances: 9 }) };
+  const all = instanceLevelAttributes(withComputed);
+  for (const level of ["PATIENT", "STUDY", "SERIES"] as const) {
+    assert.deepEqual(all[level], levelAttributes(ds, level));
+  }
 });
