@@ -35,6 +35,7 @@ import type { DataSet } from "../dataset/dataset.ts";
 import { encodeFileMetaInformation } from "../dataset/part10.ts";
 import { readWholeDataSet } from "../dataset/reader.ts";
 import { PixelDataTag } from "../dataset/tag.ts";
+import { concatBytes } from "../dataset/writer.ts";
 import { STORAGE_SOP_CLASSES } from "../dataset/storage_sop_classes.ts";
 import {
   ExplicitVrLittleEndian,
@@ -587,7 +588,7 @@ async function parseHead(
     // The first PDV usually holds everything before Pixel Data: try it alone before copying.
     const first = head.length > 1 ? readDataSetHead(head[0], ts, options) : undefined;
     if (first?.stopped) return first.dataSet;
-    const fast = readDataSetHead(concat(head), ts, options);
+    const fast = readDataSetHead(head.length === 1 ? head[0] : concatBytes(head), ts, options);
     if (fast !== undefined && (fast.stopped || headIsWhole)) return fast.dataSet;
   }
   try {
@@ -687,19 +688,6 @@ function metaTemplate(
     at = end;
   }
   throw new Error("File Meta Information has no Media Storage SOP Instance UID");
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }
 
 /** Reusable write buffers, one per instance being received. */

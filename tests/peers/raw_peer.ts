@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { concatBytes } from "../../src/dataset/writer.ts";
 
 /** A raw TCP peer. */
 export class RawPeer {
@@ -189,15 +190,7 @@ export function aAssociateRqBytes(
     out.set(value, 4);
     return out;
   };
-  const cat = (...parts: Uint8Array[]) => {
-    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let o = 0;
-    for (const p of parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    return out;
-  };
+  const cat = (...parts: Uint8Array[]) => concatBytes(parts);
   const contexts = (options.presentationContextIds ?? [1]).map((id) =>
     item(
       0x20,

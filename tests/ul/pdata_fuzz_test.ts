@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { PDataWriter, PduStreamReader } from "../../src/ul/pdata.ts";
 import { PduError } from "../../src/ul/errors.ts";
 import { mulberry32 } from "./_pdu_random.ts";
+import { concatBytes } from "../../src/dataset/writer.ts";
 
 /** A valid stream: a few messages through a writer, then an A-RELEASE-RQ. */
 function validStream(random: () => number): Uint8Array {
@@ -14,13 +15,7 @@ function validStream(random: () => number): Uint8Array {
     parts.push(writer.write(3, false, data, true).slice(), writer.flush().slice());
   }
   parts.push(new Uint8Array([5, 0, 0, 0, 0, 4, 0, 0, 0, 0]));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 /** Feeds bytes in random pieces; returns "ok" or the PduError, failing on anything else. */

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { PDataWriter, PduStreamReader, releasePdvBytes } from "../../src/ul/pdata.ts";
 import type { PduStreamEvent } from "../../src/ul/pdata.ts";
+import { concatBytes } from "../../src/dataset/writer.ts";
 
 /** One P-DATA-TF with two data set PDVs of `length` bytes each, filled with `fill`. */
 function twoPdvs(length: number, fill: number): Uint8Array {
@@ -11,13 +12,7 @@ function twoPdvs(length: number, fill: number): Uint8Array {
     writer.write(1, false, new Uint8Array(length).fill(fill + 1), true).slice(),
     writer.flush().slice(),
   ];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 function pdvBytes(reader: PduStreamReader, input: Uint8Array): Uint8Array[] {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { concatBytes } from "../../src/dataset/writer.ts";
 import {
   PDataWriter,
   type PduStreamEvent,
@@ -14,16 +15,6 @@ function randomBytes(random: () => number, n: number): Uint8Array {
   const bytes = new Uint8Array(n);
   for (let i = 0; i < n; i++) bytes[i] = (random() * 256) | 0;
   return bytes;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 /** Cuts `bytes` into random pieces of 1..max bytes. */
@@ -61,7 +52,7 @@ function reassemble(events: PduStreamEvent[]): Reassembled {
       assert.ok(open, "pdv-data follows a pdv");
       open.parts.push(e.bytes);
       if (e.endOfPdv) {
-        open.pdv.data = concat(open.parts);
+        open.pdv.data = concatBytes(open.parts);
         assert.equal(open.pdv.data.length, open.length, "a PDV carries its announced length");
         result.pdvs.push(open.pdv);
         open = undefined;
@@ -139,7 +130,7 @@ function writeMessage(
   stream(true, command);
   if (data) stream(false, data);
   out.push(writer.flush().slice());
-  return concat(out);
+  return concatBytes(out);
 }
 
 /** Checks PDVs: one command then one data set, flags and bytes as written. */
@@ -166,9 +157,9 @@ function assertMessage(
       assert.equal(p.isLast, i === pdvs.length - 1, `${name} last bit only on its final PDV`);
     });
   }
-  assert.deepEqual(concat(commandPdvs.map((p) => p.data)), command, "command reassembled");
+  assert.deepEqual(concatBytes(commandPdvs.map((p) => p.data)), command, "command reassembled");
   if (data) {
-    const joined = concat(dataPdvs.map((p) => p.data));
+    const joined = concatBytes(dataPdvs.map((p) => p.data));
     assert.equal(joined.length, data.length, "data set length");
     assert.ok(joined.every((b, i) => b === data[i]), "data set reassembled");
   }
@@ -217,7 +208,7 @@ Deno.test("the last command fragment and the first data fragment share a PDU whe
   ];
   assert.equal(out[0].length, 0, "nothing is sent before the PDU is full or flushed");
   assert.equal(out[1].length, 0);
-  const wire = concat(out);
+  const wire = concatBytes(out);
   assert.deepEqual([...wire.subarray(0, 12)], [4, 0, 0, 0, 0, 62, 0, 0, 0, 22, 3, 3]);
   assert.deepEqual([...wire.subarray(32, 38)], [0, 0, 0, 32, 3, 2]);
   assert.equal(wire.length, 68, "one PDU with two PDVs");
@@ -225,7 +216,7 @@ Deno.test("the last command fragment and the first data fragment share a PDU whe
 
 Deno.test("a PDU of the minimum max length 7 carries one byte per PDV", () => {
   const writer = new PDataWriter({ maxPduLength: 7 });
-  const wire = concat([
+  const wire = concatBytes([
     writer.write(1, true, new Uint8Array([9, 8]), true).slice(),
     writer.flush().slice(),
   ]);
@@ -249,15 +240,15 @@ Deno.test("many small writes fill one PDV up to the maximum length", () => {
     out.push(writer.write(5, false, data.subarray(i, i + 10), i + 10 >= data.length).slice());
   }
   out.push(writer.flush().slice());
-  const got = reassemble(readAll(random, concat(out), 4096, { maxPDataTfLength: 1000 }));
+  const got = reassemble(readAll(random, concatBytes(out), 4096, { maxPDataTfLength: 1000 }));
   assert.deepEqual(got.pDataLengths, [1000, 1000, 1000, 1000, 1000, 36]);
   assert.deepEqual(got.pdvsPerPdu, [1, 1, 1, 1, 1, 1]);
-  assert.deepEqual(concat(got.pdvs.map((p) => p.data)), data);
+  assert.deepEqual(concatBytes(got.pdvs.map((p) => p.data)), data);
 });
 
 Deno.test("a flush mid data set sends what was written and the end comes as an empty last PDV", () => {
   const writer = new PDataWriter({ maxPduLength: 64 });
-  const wire = concat([
+  const wire = concatBytes([
     writer.write(1, false, new Uint8Array(10).fill(7), false).slice(),
     writer.flush().slice(),
     writer.write(1, false, new Uint8Array(0), true).slice(),
@@ -276,10 +267,10 @@ Deno.test("writes of 64 KiB into 16 KiB PDUs stay packed across calls and wrap o
     out.push(writer.write(1, false, data.subarray(i, i + 65536), i + 65536 >= data.length).slice());
   }
   out.push(writer.flush().slice());
-  const got = reassemble(readAll(random, concat(out), 65536, { maxPDataTfLength: 16384 }));
+  const got = reassemble(readAll(random, concatBytes(out), 65536, { maxPDataTfLength: 16384 }));
   const full = got.pDataLengths.filter((l) => l === 16384).length;
   assert.ok(full >= got.pDataLengths.length * 0.9, `${full} of ${got.pDataLengths.length} full`);
-  assert.ok(concat(got.pdvs.map((p) => p.data)).every((b, i) => b === data[i]));
+  assert.ok(concatBytes(got.pdvs.map((p) => p.data)).every((b, i) => b === data[i]));
 });
 
 // ---- reader errors (PS3.8 Table 9-26) ----
@@ -413,7 +404,7 @@ Deno.test("the storescu side of a DCMTK conversation frames into its PDUs, comma
     "storescu_04_scu_p-data-tf.bin",
     "storescu_06_scu_a-release-rq.bin",
   ].map((f) => Deno.readFileSync(new URL(f, FIXTURES)));
-  const wire = concat(files);
+  const wire = concatBytes(files);
   for (const maxPiece of [1, 7, 100, wire.length]) {
     const got = reassemble(readAll(mulberry32(maxPiece), wire, maxPiece));
     assert.deepEqual(got.others.map((o) => o.pduType), [1, 5]);

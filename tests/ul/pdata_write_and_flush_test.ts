@@ -1,17 +1,8 @@
 // PDataWriter.writeAndFlush: one view holding what write() then flush() would give.
 import assert from "node:assert/strict";
+import { concatBytes } from "../../src/dataset/writer.ts";
 import { PDataWriter } from "../../src/ul/pdata.ts";
 import { mulberry32 } from "./_pdu_random.ts";
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 Deno.test("writeAndFlush gives the same bytes as write then flush, at the end of a message and mid data set, for every PDU size", () => {
   const random = mulberry32(7);
@@ -41,7 +32,7 @@ Deno.test("writeAndFlush gives the same bytes as write then flush, at the end of
           actual.push(combined.write(1, false, chunk, last).slice());
         }
       }
-      assert.deepEqual(concat(actual), concat(expected), `max ${max}, round ${round}`);
+      assert.deepEqual(concatBytes(actual), concatBytes(expected), `max ${max}, round ${round}`);
       messages++;
     }
   }
