@@ -7,6 +7,7 @@ import {
   type ProposedPresentationContext,
 } from "../src/client.ts";
 import { TransferSyntax } from "../src/ul/uids.ts";
+import { isValidUid } from "../src/services/normalized.ts";
 
 /** Exit code of a command that succeeded. */
 export const EXIT_OK = 0;
@@ -159,6 +160,12 @@ export function parseMaxPdu(name: string, text: string): number {
     throw new UsageError(`Option --${name} must be 0 (unlimited) or at least 4096, got ${value}`);
   }
   return value;
+}
+
+/** Checks a UID (PS3.5 §9.1) given as option `--name`; throws UsageError naming the option. */
+export function parseUid(name: string, text: string): string {
+  if (!isValidUid(text)) throw new UsageError(`Option --${name} must be a UID, got "${text}"`);
+  return text;
 }
 
 /**

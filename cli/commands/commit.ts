@@ -32,6 +32,7 @@ import {
   parseMaxPdu,
   parsePort,
   parseRequest,
+  parseUid,
   releaseOrAbort,
   stringOption,
   targetOf,
@@ -95,9 +96,7 @@ export async function main(args: string[], io: CliIo = consoleIo): Promise<numbe
       throw new UsageError("Expected at least one PATH or --uid (see dimse commit --help)");
     }
     const transactionUid = stringOption(values, "transaction");
-    if (transactionUid !== undefined && !isValidUid(transactionUid)) {
-      throw new UsageError(`Option --transaction must be a UID, got "${transactionUid}"`);
-    }
+    if (transactionUid !== undefined) parseUid("transaction", transactionUid);
     const listen = stringOption(values, "listen");
     return {
       ...parseHostPort(positionals[0]),

@@ -19,7 +19,6 @@ import { storageCommitment } from "../../src/services/storage_commitment.ts";
 import { queryRetrieveMove } from "../../src/services/qr_move.ts";
 import { queryRetrieveGet } from "../../src/services/qr_get.ts";
 import { modalityWorklist } from "../../src/services/worklist.ts";
-import { isValidUid } from "../../src/services/normalized.ts";
 import {
   DUPLICATE_POLICIES,
   type DuplicatePolicy,
@@ -44,6 +43,7 @@ import {
   parseInteger,
   parseMaxPdu,
   parsePort,
+  parseUid,
   stringOption,
   UsageError,
 } from "../_args.ts";
@@ -302,12 +302,9 @@ function settingsFrom(values: ParsedValues): ScpSettings {
     DUPLICATE_POLICIES,
   );
   s.fsync = oneOf("fsync", stringOption(values, "fsync", "on"), ["on", "off"]) === "on";
-  const transferSyntaxes = listOption(values, "transfer-syntax");
-  for (const uid of transferSyntaxes) {
-    if (!isValidUid(uid)) {
-      throw new UsageError(`Option --transfer-syntax must be a UID, got "${uid}"`);
-    }
-  }
+  const transferSyntaxes = listOption(values, "transfer-syntax").map((uid) =>
+    parseUid("transfer-syntax", uid)
+  );
   if (transferSyntaxes.length > 0) s.transferSyntaxes = [...new Set(transferSyntaxes)];
   s.worklist = stringOption(values, "worklist");
   return s;
