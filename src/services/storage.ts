@@ -4,8 +4,10 @@
  * presentation context, and flushed to disk; its head is read up to Pixel Data on the way (or
  * read back from the file when large values come before Pixel Data) to check it against the
  * command and to learn its study and series; the file is then moved into place under the folder
- * layout and duplicate policy, and recorded in the index before the success response. Nothing
- * is held whole in memory; an instance is on disk whole, or not at all.
+ * layout and duplicate policy, and recorded in the index before the success response. When the
+ * head is in memory, only its structure and UIDs are read before the response, and the rest of
+ * it is decoded when the index writes the row. Nothing is held whole in memory; an instance is
+ * on disk whole, or not at all.
  *
  * C-STORE statuses used (PS3.4 B.2.3, PS3.7 §9.1.1.1.9):
  * - 0000 Success: stored; under "keep-first" also for a duplicate, discarded with a log line:
@@ -40,9 +42,10 @@ import { STORAGE_SOP_CLASSES } from "../dataset/storage_sop_classes.ts";
 import {
   ExplicitVrLittleEndian,
   TRANSFER_SYNTAXES,
+  type TransferSyntax,
   transferSyntaxOf,
 } from "../dataset/transfer_syntax.ts";
-import { readDataSetHead } from "../store/_data_set_head.ts";
+import { readDataSetHead, scanDataSetHead } from "../store/_data_set_head.ts";
 import { releasePdvBytes } from "../ul/pdata.ts";
 import type { IndexedInstance, InstanceIndex } from "../store/instance_index.ts";
 import { InstanceReadError, readInstance } from "../store/read_instance.ts";
@@ -129,6 +132,8 @@ const WRITE_BUFFER = 1 << 20;
 const HEAD_LIMIT = 256 * 1024;
 /** Values longer than this are left out of the index (as {@linkcode readInstance} does). */
 const HEAD_BULK_THRESHOLD = 4096;
+/** How the head is read: up to Pixel Data, large values left out. */
+const HEAD_OPTIONS = { stopAtTag: PixelDataTag, bulkThreshold: HEAD_BULK_THRESHOLD };
 const SOP_CLASS_UID = "00080016";
 const SOP_INSTANCE_UID = "00080018";
 const STUDY_INSTANCE_UID = "0020000D";
@@ -238,8 +243,11 @@ export function storage(options: StorageOptions): Service {
           buffers,
           concurrent,
         });
-        const dataSet = received.dataSet ??
+        // Before the response only the UIDs are needed (and the structure, checked): the rest of
+        // the head is decoded when the index row is written, after the response.
+        const head = received.head ??
           (await readInstance(dir, tempName, { bulkThreshold: HEAD_BULK_THRESHOLD })).dataSet;
+        const dataSet = head instanceof LazyHead ? head.uids : head;
         if (uidValue(dataSet, SOP_CLASS_UID) === undefined && sopClassUid === "") {
           throw new InstanceReadError(temp, `${temp} has no SOP Class UID or SOP Instance UID`);
         }
@@ -269,14 +277,17 @@ export function storage(options: StorageOptions): Service {
           );
           return { status: Status.SUCCESS, command: answer };
         }
-        const instance: IndexedInstance = {
-          path: placement.path,
-          sopClassUid,
-          sopInstanceUid,
-          transferSyntaxUid: request.transferSyntax,
-          size,
-          dataSet,
-        };
+        const instance = indexedInstance(
+          {
+            path: placement.path,
+            sopClassUid,
+            sopInstanceUid,
+            transferSyntaxUid: request.transferSyntax,
+            size,
+          },
+          head,
+          (line) => log(`storage: ${sopInstanceUid} from ${from}: ${line}`),
+        );
         if (options.index) {
           try {
             // The row need not be flushed before the response when the start check can rebuild
@@ -432,10 +443,62 @@ interface ReceivedDataSet {
   /** Bytes of the file: meta and data set. */
   size: number;
   /**
-   * The data set up to Pixel Data, parsed from the head kept in memory; undefined when the
-   * head ends before Pixel Data (large values before it), so that the file must be read.
+   * The data set up to Pixel Data, from the head kept in memory (checked, with its UIDs read
+   * and the rest decoded when asked for, or read whole); undefined when the head ends before
+   * Pixel Data (large values before it), so that the file must be read.
    */
-  dataSet?: DataSet;
+  head?: LazyHead | DataSet;
+}
+
+/** Top level tags read before the response: the command check and the folder layout. */
+const UID_TAGS: ReadonlySet<number> = new Set([0x00080016, 0x00080018, 0x0020000d, 0x0020000e]);
+
+/**
+ * The head of a data set up to Pixel Data whose structure is checked and whose UIDs are read,
+ * the rest decoded on first use (for the index, after the response). It keeps a copy of the
+ * bytes up to Pixel Data only.
+ */
+class LazyHead {
+  /** The top level UIDs of {@linkcode UID_TAGS} (and Specific Character Set). */
+  readonly uids: DataSet;
+  #bytes: Uint8Array | undefined;
+  #transferSyntax: TransferSyntax;
+  #dataSet: DataSet | undefined;
+
+  constructor(uids: DataSet, bytes: Uint8Array, transferSyntax: TransferSyntax) {
+    this.uids = uids;
+    this.#bytes = bytes;
+    this.#transferSyntax = transferSyntax;
+  }
+
+  /**
+   * Every element up to Pixel Data. The scan that made this head walks the bytes as the
+   * reader does, so the reader takes them; were it not to, the UIDs stand in, with a log line.
+   */
+  dataSet(log: (line: string) => void): DataSet {
+    if (this.#dataSet !== undefined) return this.#dataSet;
+    const read = readDataSetHead(this.#bytes!, this.#transferSyntax, HEAD_OPTIONS);
+    if (read === undefined) log("the head read for the index holds its UIDs only");
+    this.#dataSet = read?.dataSet ?? this.uids;
+    this.#bytes = undefined;
+    return this.#dataSet;
+  }
+}
+
+/** The index entry of a stored instance, its data set decoded from a lazy head when read. */
+function indexedInstance(
+  fields: Omit<IndexedInstance, "dataSet">,
+  head: LazyHead | DataSet,
+  log: (line: string) => void,
+): IndexedInstance {
+  if (!(head instanceof LazyHead)) return { ...fields, dataSet: head };
+  const instance = fields as IndexedInstance;
+  Object.defineProperty(instance, "dataSet", {
+    get: () => head.dataSet(log),
+    enumerable: true,
+    configurable: true,
+  });
+  return instance;
 }
 
 /**
@@ -530,7 +593,9 @@ async function writeTempFile(
       if (!ended) reader.releaseLock();
     }
     const headIsWhole = headLength === size - meta.length;
-    const parsed = await parseHead(head, headIsWhole, request.transferSyntax, path);
+    const ts = transferSyntaxOf(request.transferSyntax);
+    const parsed = (ts && scanHead(head, headIsWhole, ts)) ??
+      await parseHead(head, headIsWhole, request.transferSyntax, path);
     // Parsed into values of their own (strings, numbers, base64): the bytes are not referenced.
     for (const chunk of head) releasePdvBytes(chunk);
     file ??= await opening;
@@ -546,7 +611,7 @@ async function writeTempFile(
       else await file.syncData();
     }
     if (parsed instanceof Error) throw parsed;
-    return { size, dataSet: parsed };
+    return { size, head: parsed };
   } finally {
     buffers.give(buffer);
     // The file is closed only once no flush of it is in flight.
@@ -572,9 +637,32 @@ function openNewSync(path: string): Promise<Deno.FsFile> {
 }
 
 /**
- * The data set up to Pixel Data, parsed from the head kept in memory; undefined when the head
- * ends before Pixel Data, and an {@linkcode InstanceReadError} (returned, for the caller to
- * throw once the file is closed) when the whole data set is there and cannot be parsed.
+ * The head kept in memory, checked up to Pixel Data with its UIDs read, when the fast reader
+ * takes it; undefined when it does not (the general reader then tries), or when the head ends
+ * before Pixel Data and is not the whole data set.
+ */
+function scanHead(
+  head: Uint8Array[],
+  headIsWhole: boolean,
+  ts: TransferSyntax,
+): LazyHead | undefined {
+  // The first PDV usually holds everything before Pixel Data: try it alone before copying.
+  if (head.length > 1) {
+    const first = scanDataSetHead(head[0], ts, UID_TAGS, HEAD_OPTIONS);
+    if (first?.stopped) return new LazyHead(first.dataSet, head[0].slice(0, first.length), ts);
+  }
+  const bytes = head.length === 1 ? head[0] : concatBytes(head);
+  const scanned = scanDataSetHead(bytes, ts, UID_TAGS, HEAD_OPTIONS);
+  if (scanned === undefined || !(scanned.stopped || headIsWhole)) return undefined;
+  return new LazyHead(scanned.dataSet, bytes.slice(0, scanned.length), ts);
+}
+
+/**
+ * The data set up to Pixel Data read by the general reader from the head kept in memory, when
+ * {@linkcode scanHead} did not take it (big endian, deflate, fragments or malformed bytes before
+ * Pixel Data); undefined when the head ends before Pixel Data, and an
+ * {@linkcode InstanceReadError} (returned, for the caller to throw once the file is closed)
+ * when the whole data set is there and cannot be parsed.
  */
 async function parseHead(
   head: Uint8Array[],
@@ -582,20 +670,10 @@ async function parseHead(
   transferSyntax: string,
   path: string,
 ): Promise<DataSet | InstanceReadError | undefined> {
-  const ts = transferSyntaxOf(transferSyntax);
-  if (ts !== undefined) {
-    const options = { stopAtTag: PixelDataTag, bulkThreshold: HEAD_BULK_THRESHOLD };
-    // The first PDV usually holds everything before Pixel Data: try it alone before copying.
-    const first = head.length > 1 ? readDataSetHead(head[0], ts, options) : undefined;
-    if (first?.stopped) return first.dataSet;
-    const fast = readDataSetHead(head.length === 1 ? head[0] : concatBytes(head), ts, options);
-    if (fast !== undefined && (fast.stopped || headIsWhole)) return fast.dataSet;
-  }
   try {
     const { dataSet, stopped } = await readWholeDataSet(head, {
       transferSyntax,
-      stopAtTag: PixelDataTag,
-      bulkThreshold: HEAD_BULK_THRESHOLD,
+      ...HEAD_OPTIONS,
       bulk: "skip",
     });
     if (stopped !== undefined || headIsWhole) return dataSet;

@@ -31,6 +31,8 @@ export interface DataSetHead {
   dataSet: DataSet;
   /** Whether a top level tag at or after the stop tag was found (else the bytes ended). */
   stopped: boolean;
+  /** Bytes read: where the stop tag starts, or the length of the bytes. */
+  length: number;
 }
 
 /** Options of {@linkcode readDataSetHead}. */
@@ -61,12 +63,38 @@ export function readDataSetHead(
   transferSyntax: TransferSyntax,
   options: DataSetHeadOptions = {},
 ): DataSetHead | undefined {
+  return parse(bytes, transferSyntax, options, undefined);
+}
+
+/**
+ * Walks `bytes` as {@linkcode readDataSetHead} does, with the same checks and the same answer
+ * of undefined, but decodes only the top level elements whose tags are in `keep` (and Specific
+ * Character Set, as the reader does): the check of a data set's structure before its values
+ * are needed. Where `readDataSetHead` on the same bytes would return a head, this returns one,
+ * with the same `stopped` and `length`.
+ */
+export function scanDataSetHead(
+  bytes: Uint8Array,
+  transferSyntax: TransferSyntax,
+  keep: ReadonlySet<Tag>,
+  options: DataSetHeadOptions = {},
+): DataSetHead | undefined {
+  return parse(bytes, transferSyntax, options, keep);
+}
+
+function parse(
+  bytes: Uint8Array,
+  transferSyntax: TransferSyntax,
+  options: DataSetHeadOptions,
+  keep: ReadonlySet<Tag> | undefined,
+): DataSetHead | undefined {
   if (!transferSyntax.littleEndian || transferSyntax.deflated) return undefined;
   const parser = new HeadParser(
     bytes,
     transferSyntax.explicitVr,
     options.stopAtTag ?? PixelDataTag,
     options.bulkThreshold ?? 4096,
+    keep,
   );
   const root: DataSet = {};
   try {
@@ -76,7 +104,7 @@ export function readDataSetHead(
     // A value the decoder rejects: the general reader says why.
     return undefined;
   }
-  return { dataSet: root, stopped: parser.stopped };
+  return { dataSet: root, stopped: parser.stopped, length: parser.position };
 }
 
 class HeadParser {
@@ -85,15 +113,24 @@ class HeadParser {
   readonly explicitVr: boolean;
   readonly stopAtTag: Tag;
   readonly bulkThreshold: number;
+  /** When set, only these top level tags are decoded (a scan); else every element is. */
+  readonly keep: ReadonlySet<Tag> | undefined;
   position = 0;
   stopped = false;
 
-  constructor(bytes: Uint8Array, explicitVr: boolean, stopAtTag: Tag, bulkThreshold: number) {
+  constructor(
+    bytes: Uint8Array,
+    explicitVr: boolean,
+    stopAtTag: Tag,
+    bulkThreshold: number,
+    keep: ReadonlySet<Tag> | undefined,
+  ) {
     this.bytes = bytes;
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.explicitVr = explicitVr;
     this.stopAtTag = stopAtTag;
     this.bulkThreshold = bulkThreshold;
+    this.keep = keep;
   }
 
   need(n: number): void {
@@ -158,14 +195,17 @@ class HeadParser {
         continue;
       }
       this.need(valueLength);
-      if (valueLength <= this.bulkThreshold) {
+      if (valueLength > this.bulkThreshold) {
+        if (this.keep === undefined) level.dataSet[tagToHex(tag)] = { vr };
+      } else if (
+        this.keep === undefined || tag === SpecificCharacterSetTag ||
+        (topLevel && this.keep.has(tag))
+      ) {
         // A view: decodeValue copies what it keeps (little endian only here).
         const value = this.bytes.subarray(this.position, this.position + valueLength);
         const element = decodeValue(vr, value, true, level.charset);
         if (tag === SpecificCharacterSetTag) level.charset = charsetOf(element);
         level.dataSet[tagToHex(tag)] = element;
-      } else {
-        level.dataSet[tagToHex(tag)] = { vr };
       }
       this.position += valueLength;
     }
@@ -174,7 +214,8 @@ class HeadParser {
   sequence(level: Level, tag: Tag, length: number | undefined, depth: number): void {
     if (depth >= MAX_DEPTH) throw new NotHandled();
     const element: DataElement = { vr: "SQ", Value: [] };
-    level.dataSet[tagToHex(tag)] = element;
+    // A scan walks the items without keeping them.
+    if (this.keep === undefined) level.dataSet[tagToHex(tag)] = element;
     const end = length === undefined ? undefined : this.position + length;
     while (true) {
       if (end !== undefined && this.position >= end) {

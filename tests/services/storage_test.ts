@@ -16,6 +16,7 @@ import { instanceLocation } from "../../src/services/storage_layout.ts";
 import { verification } from "../../src/services/verification.ts";
 import type { IndexedInstance, InstanceIndex } from "../../src/store/instance_index.ts";
 import { openSqliteIndex } from "../../src/store/sqlite_index.ts";
+import { readInstance } from "../../src/store/read_instance.ts";
 import { requireDcmtk } from "../interop/_dcmtk.ts";
 
 const FIXTURE = new URL("../fixtures/dcmtk/ct_explicit_le.dcm", import.meta.url).pathname;
@@ -395,6 +396,28 @@ Deno.test("an index records each stored instance with its path, size and data se
     assert.equal(stored[0].file, `${dir}/${row.path}`);
     const streamed = new Uint8Array(await new Response(stored[0].dataSetStream()).arrayBuffer());
     assert.deepEqual(streamed, bytes);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("the index row's data set, decoded after the response, is the file's head up to Pixel Data", async () => {
+  const index = new MemoryIndex();
+  const { scp, dir, close } = await startStorageScp([], { index });
+  try {
+    const assoc = await connect(scp.port);
+    const uid = "1.2.3.52";
+    assert.equal(await storeCt(assoc, uid, "Lazy^Row"), 0);
+    await assoc.release();
+    const row = index.rows.get(uid);
+    assert.ok(row);
+    const fromFile = await readInstance(dir, row.path, { bulkThreshold: 4096 });
+    assert.deepEqual(row.dataSet, fromFile.dataSet);
+    assert.deepEqual(row.dataSet["00100010"], {
+      vr: "PN",
+      Value: [{ Alphabetic: "Lazy^Row" }],
+    });
+    assert.equal(row.dataSet["7FE00010"], undefined, "read stops before Pixel Data");
   } finally {
     await close();
   }

@@ -1,7 +1,7 @@
 // The Storage SCP's synchronous head parser against the general reader: the same DICOM JSON for
 // the same bytes, or no answer (the caller then uses the general reader).
 import assert from "node:assert/strict";
-import { readDataSetHead } from "../../src/store/_data_set_head.ts";
+import { readDataSetHead, scanDataSetHead } from "../../src/store/_data_set_head.ts";
 import { readWholeDataSet } from "../../src/dataset/reader.ts";
 import { writeDataSet } from "../../src/dataset/writer.ts";
 import type { DataSet } from "../../src/dataset/dataset.ts";
@@ -92,4 +92,53 @@ Deno.test("big endian, deflated and malformed data sets are left to the general 
   bad[4] = 0x7a; // "zR" is not a VR
   bad[5] = 0x52;
   assert.equal(readDataSetHead(bad, transferSyntaxOf(EXPLICIT_LE)!, OPTIONS), undefined);
+});
+
+const UIDS: ReadonlySet<number> = new Set([0x00080016, 0x00080018, 0x0020000d, 0x0020000e]);
+
+Deno.test("the scan takes exactly the bytes the head parser takes, keeping only the UIDs asked for", async () => {
+  for (const ts of [EXPLICIT_LE, IMPLICIT_LE]) {
+    const syntax = transferSyntaxOf(ts)!;
+    for (const dataSet of [nested(), everyVrDataSet()]) {
+      const bytes = await writeDataSet(dataSet, {
+        transferSyntax: ts,
+        sequenceLength: "undefined",
+      });
+      const bad = bytes.slice();
+      bad[4] ^= 0x55; // a VR that does not exist (explicit), or a length past the end (implicit)
+      for (let cut = 0; cut <= bytes.length; cut++) {
+        for (const source of [bytes, bad]) {
+          const part = source.subarray(0, cut);
+          const read = readDataSetHead(part, syntax, OPTIONS);
+          const scanned = scanDataSetHead(part, syntax, UIDS, OPTIONS);
+          assert.equal(scanned === undefined, read === undefined, `cut at ${cut}`);
+          if (read === undefined || scanned === undefined) continue;
+          assert.equal(scanned.stopped, read.stopped, `cut at ${cut}`);
+          assert.equal(scanned.length, read.length, `cut at ${cut}`);
+          const kept = Object.fromEntries(
+            Object.entries(read.dataSet).filter(([tag]) =>
+              UIDS.has(parseInt(tag, 16)) || tag === "00080005"
+            ),
+          );
+          assert.deepEqual(scanned.dataSet, kept, `cut at ${cut}`);
+        }
+      }
+    }
+  }
+});
+
+Deno.test("a stopped head's length is where Pixel Data starts, and reading that much again gives the same head", async () => {
+  const bytes = await writeDataSet(nested(), { transferSyntax: EXPLICIT_LE });
+  const read = readDataSetHead(bytes, transferSyntaxOf(EXPLICIT_LE)!, OPTIONS)!;
+  assert.ok(read.stopped);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  assert.equal(view.getUint16(read.length, true), 0x7fe0);
+  assert.equal(view.getUint16(read.length + 2, true), 0x0010);
+  const again = readDataSetHead(
+    bytes.subarray(0, read.length),
+    transferSyntaxOf(EXPLICIT_LE)!,
+    OPTIONS,
+  )!;
+  assert.deepEqual(again.dataSet, read.dataSet);
+  assert.equal(again.stopped, false);
 });
