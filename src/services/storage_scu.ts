@@ -15,6 +15,7 @@ import type { DataSet } from "../dataset/dataset.ts";
 import { DataSetError } from "../dataset/errors.ts";
 import { readPart10Header } from "../dataset/part10.ts";
 import { hasLongLength, isVr } from "../dataset/vr.ts";
+import { decodeLatin1 } from "../dataset/character_set.ts";
 import { STORAGE_SOP_CLASSES } from "../dataset/storage_sop_classes.ts";
 import { isTranscodable, transcodeDataSet } from "../dataset/transcode.ts";
 import {
@@ -151,8 +152,6 @@ interface FileMetaSummary {
   dataSetOffset: number;
 }
 
-const LATIN1 = new TextDecoder("latin1");
-
 function u16(bytes: Uint8Array, at: number): number {
   return bytes[at] | (bytes[at + 1] << 8);
 }
@@ -204,7 +203,7 @@ function summarizeFileMeta(head: Uint8Array, atEnd: boolean): FileMetaSummary | 
     }
     if (length === 0xffffffff || valueAt + length > head.length) return undefined;
     if (element === 0x0002 || element === 0x0003 || element === 0x0010) {
-      const text = LATIN1.decode(head.subarray(valueAt, valueAt + length));
+      const text = decodeLatin1(head.subarray(valueAt, valueAt + length));
       const value = text.split("\\")[0].replace(/[\0 ]+$/, "").replace(/^ +/, "");
       if (element === 0x0002) sopClassUid = value;
       else if (element === 0x0003) sopInstanceUid = value;
@@ -493,16 +492,29 @@ export function storageContextKey(file: StorableFile): string {
  * Every presentation context proposed for a file, as keys: its own SOP class and transfer
  * syntax, plus explicit and implicit VR little endian when the file is uncompressed.
  */
-export function storageContextKeys(file: StorableFile): string[] {
-  const keys = [storageContextKey(file)];
-  if (isTranscodable(file.transferSyntaxUid)) {
-    for (const uid of FALLBACKS) {
-      const key = `${file.sopClassUid}|${uid}`;
-      if (!keys.includes(key)) keys.push(key);
+export function storageContextKeys(file: StorableFile): readonly string[] {
+  // Files of one SOP class and transfer syntax share their keys: most of a batch is a few kinds.
+  let bySyntax = CONTEXT_KEYS.get(file.sopClassUid);
+  if (bySyntax === undefined) {
+    if (CONTEXT_KEYS.size >= 256) CONTEXT_KEYS.clear();
+    CONTEXT_KEYS.set(file.sopClassUid, bySyntax = new Map());
+  }
+  let keys = bySyntax.get(file.transferSyntaxUid);
+  if (keys === undefined) {
+    const own = [storageContextKey(file)];
+    if (isTranscodable(file.transferSyntaxUid)) {
+      for (const uid of FALLBACKS) {
+        const key = `${file.sopClassUid}|${uid}`;
+        if (!own.includes(key)) own.push(key);
+      }
     }
+    bySyntax.set(file.transferSyntaxUid, keys = own);
   }
   return keys;
 }
+
+/** {@linkcode storageContextKeys} by SOP class and transfer syntax. */
+const CONTEXT_KEYS = new Map<string, Map<string, readonly string[]>>();
 
 /**
  * One presentation context per SOP class and transfer syntax found, in order of first sight,
