@@ -238,6 +238,18 @@ export function storage(options: StorageOptions): Service {
           request.transferSyntax,
           request.association.callingAeTitle,
         );
+        // The index is asked while the data set arrives rather than after it: the answer only
+        // guides the placement, which the file system itself keeps safe (a hard link or a rename
+        // is atomic), so an instance placed meanwhile on another association is still handled.
+        const knowing = options.index
+          ? knownPath(
+            options.index,
+            sopInstanceUid,
+            (line) => log(`storage: ${sopInstanceUid} from ${from}: ${line}`),
+          )
+          : undefined;
+        // Awaited below; this only keeps a refusal from being unhandled should the data fail first.
+        knowing?.catch(() => {});
         const received = await writeTempFile(temp, meta, request, {
           fsync,
           buffers,
@@ -258,13 +270,7 @@ export function storage(options: StorageOptions): Service {
           studyInstanceUid: uidValue(dataSet, STUDY_INSTANCE_UID),
           seriesInstanceUid: uidValue(dataSet, SERIES_INSTANCE_UID),
         });
-        const known = options.index
-          ? await knownPath(
-            options.index,
-            sopInstanceUid,
-            (line) => log(`storage: ${sopInstanceUid} from ${from}: ${line}`),
-          )
-          : undefined;
+        const known = knowing === undefined ? undefined : await knowing;
         const placement = await placeFile(dir, temp, location, duplicates, known);
         if (fsync && placement.outcome !== "discarded") {
           // The new name is durable only once its folder is flushed too (POSIX fsync).
@@ -306,7 +312,9 @@ export function storage(options: StorageOptions): Service {
             throw new StoreRefusal(Status.OUT_OF_RESOURCES, "Instance could not be indexed");
           }
         }
-        await commitPlacement(dir, placement, log);
+        if (placement.backup !== undefined || placement.previous !== undefined) {
+          await commitPlacement(dir, placement, log);
+        }
         if (placement.outcome !== "stored") {
           log(
             `storage: ${sopInstanceUid} from ${from} ${

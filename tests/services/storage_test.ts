@@ -114,6 +114,7 @@ async function patientNameOf(path: string): Promise<string> {
 class MemoryIndex implements InstanceIndex {
   readonly rows = new Map<string, IndexedInstance>();
   failAdd = false;
+  failGet = false;
   add(instance: IndexedInstance): Promise<void> {
     if (this.failAdd) return Promise.reject(new Error("Index is read-only"));
     this.rows.set(instance.sopInstanceUid, instance);
@@ -124,6 +125,7 @@ class MemoryIndex implements InstanceIndex {
     return Promise.resolve();
   }
   get(sopInstanceUid: string): Promise<IndexedInstance | undefined> {
+    if (this.failGet) return Promise.reject(new Error("Index is unavailable"));
     return Promise.resolve(this.rows.get(sopInstanceUid));
   }
   async *find(): AsyncIterable<DataSet> {
@@ -496,6 +498,30 @@ Deno.test("an index that fails to add answers A700, removes the new file and res
     assert.deepEqual(listFiles(dir), [`${uid}.dcm`]);
     assert.equal(await patientNameOf(`${dir}/${uid}.dcm`), "First^One");
     assert.match(log.join("\n"), /1\.2\.3\.61 .* not stored, status A700/);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("an index that cannot be asked answers A700, keeps no file and serves the next instance", async () => {
+  const index = new MemoryIndex();
+  const { scp, dir, log, close } = await startStorageScp([], { index });
+  try {
+    const assoc = await connect(scp.port);
+    index.failGet = true;
+    const refused = await cStore(
+      assoc,
+      { sopClass: CT, sopInstance: "1.2.3.62" },
+      await encodeCt("1.2.3.62"),
+    );
+    assert.equal(refused.status, 0xa700);
+    assert.match(refused.errorComment ?? "", /could not be looked up/);
+    assert.deepEqual(listFiles(dir), [], "neither the file nor its temp file is left");
+    assert.match(log.join("\n"), /1\.2\.3\.62 .*index: Index is unavailable/);
+    index.failGet = false;
+    assert.equal(await storeCt(assoc, "1.2.3.63", "Next^One"), 0);
+    await assoc.release();
+    assert.deepEqual(listFiles(dir), ["1.2.3.63.dcm"]);
   } finally {
     await close();
   }
