@@ -55,10 +55,22 @@ export async function withCliScp(
   args: string[],
   fn: (port: string, io: RecordingIo) => Promise<void>,
 ): Promise<number> {
+  // Without --dir the store would be ./dicom-store in the working folder: give it a temp one.
+  const store = args.includes("--dir") ? undefined : await Deno.makeTempDir();
   const stop = new AbortController();
   const io = recordingIo(stop.signal);
   const running = run(
-    ["scp", "--port", "0", "--host", "127.0.0.1", "--http", "off", ...args],
+    [
+      "scp",
+      "--port",
+      "0",
+      "--host",
+      "127.0.0.1",
+      "--http",
+      "off",
+      ...(store === undefined ? [] : ["--dir", store]),
+      ...args,
+    ],
     io,
   );
   try {
@@ -67,5 +79,9 @@ export async function withCliScp(
   } finally {
     stop.abort();
   }
-  return await running;
+  try {
+    return await running;
+  } finally {
+    if (store !== undefined) await Deno.remove(store, { recursive: true });
+  }
 }

@@ -36,10 +36,23 @@ for (
 }
 
 Deno.test("scp answers C-ECHO, logs the association, serves /health, and exits 0 when stopped", async () => {
+  const store = await Deno.makeTempDir();
   const stop = new AbortController();
   const io = recordingIo(stop.signal);
   const running = run(
-    ["scp", "--port", "0", "--host", "127.0.0.1", "--http", "0", "--aet", "CLI-SCP"],
+    [
+      "scp",
+      "--port",
+      "0",
+      "--host",
+      "127.0.0.1",
+      "--http",
+      "0",
+      "--aet",
+      "CLI-SCP",
+      "--dir",
+      store,
+    ],
     io,
   );
   try {
@@ -67,6 +80,7 @@ Deno.test("scp answers C-ECHO, logs the association, serves /health, and exits 0
   }
   assert.equal(await running, 0);
   assert.equal(io.stdout.at(-1), "closed");
+  await Deno.remove(store, { recursive: true });
 });
 
 Deno.test("scp with --allow rejects other calling AE titles and logs the reason", async () => {
@@ -94,7 +108,10 @@ Deno.test("scp reads --config and the command line wins over it", async () => {
   );
   const stop = new AbortController();
   const io = recordingIo(stop.signal);
-  const running = run(["scp", "--config", config, "--port", "0", "--allow", "Y"], io);
+  const running = run(
+    ["scp", "--config", config, "--port", "0", "--allow", "Y", "--dir", `${dir}/store`],
+    io,
+  );
   try {
     const [, port] = await waitForLine(io, /^listening on 127\.0\.0\.1:(\d+) as FROM-FILE$/);
     assert.notEqual(port, "1");
@@ -156,8 +173,22 @@ Deno.test("scp --transfer-syntax with something other than a UID exits 2 with on
 });
 
 Deno.test("scp as a process closes gracefully on SIGTERM and exits 0", async () => {
+  const store = await Deno.makeTempDir();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "scp", "--port", "0", "--host", "127.0.0.1", "--http", "0"],
+    args: [
+      "run",
+      "-A",
+      MAIN,
+      "scp",
+      "--port",
+      "0",
+      "--host",
+      "127.0.0.1",
+      "--http",
+      "0",
+      "--dir",
+      store,
+    ],
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -182,6 +213,7 @@ Deno.test("scp as a process closes gracefully on SIGTERM and exits 0", async () 
   assert.equal(status.code, 0, stderr);
   assert.equal(io.stdout.at(-1), "closed");
   assert.match(stderr, /association released: DIMSE-SCU@127\.0\.0\.1:\d+ -> ANY-SCP/);
+  await Deno.remove(store, { recursive: true });
 });
 
 for (const [args, performed] of [[[], 16], [["--window", "3"], 3]] as const) {

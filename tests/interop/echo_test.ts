@@ -92,8 +92,22 @@ interop("echoscu --max-pdu 4096 gets Success from our SCP", async () => {
 // A large A-ASSOCIATE-RQ (128 contexts of 38 transfer syntaxes, about 110 KB): the SCP runs as
 // a `dimse scp` process so that, should it stall, the test fails on a timeout instead of hanging.
 interop("echoscu proposing 38 transfer syntaxes in 128 contexts has all 128 accepted", async () => {
+  const store = await Deno.makeTempDir();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "scp", "--port", "0", "--host", "127.0.0.1", "--http", "0"],
+    args: [
+      "run",
+      "-A",
+      MAIN,
+      "scp",
+      "--port",
+      "0",
+      "--host",
+      "127.0.0.1",
+      "--http",
+      "0",
+      "--dir",
+      store,
+    ],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -128,6 +142,7 @@ interop("echoscu proposing 38 transfer syntaxes in 128 contexts has all 128 acce
     child.kill("SIGKILL");
     await child.status;
     await Promise.all(pumps);
+    await Deno.remove(store, { recursive: true });
   }
 });
 
