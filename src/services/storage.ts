@@ -702,7 +702,10 @@ async function parseHead(
  * SOP Instance UID and (0002,0000) File Meta Information Group Length change per instance.
  */
 class FileMetaCache {
-  #templates = new Map<string, { before: Uint8Array; after: Uint8Array }>();
+  #templates = new Map<string, MetaTemplate>();
+  /** The template used last, and what it was for: instances on one association share it. */
+  #last: { sopClassUid: string; transferSyntaxUid: string; aeTitle: string } | undefined;
+  #lastTemplate: MetaTemplate | undefined;
 
   encode(
     sopClassUid: string,
@@ -710,47 +713,83 @@ class FileMetaCache {
     transferSyntaxUid: string,
     sourceApplicationEntityTitle: string,
   ): Uint8Array {
-    const key = JSON.stringify([sopClassUid, transferSyntaxUid, sourceApplicationEntityTitle]);
-    let template = this.#templates.get(key);
-    if (template === undefined) {
-      template = metaTemplate(sopClassUid, transferSyntaxUid, sourceApplicationEntityTitle);
-      if (this.#templates.size >= 64) this.#templates.clear();
-      this.#templates.set(key, template);
-    }
-    const { before, after } = template;
+    const { before, after } = this.#template(
+      sopClassUid,
+      transferSyntaxUid,
+      sourceApplicationEntityTitle,
+    );
     // PS3.5 §6.2: a UI value is padded to an even length with a single NUL.
     const valueLength = sopInstanceUid.length + (sopInstanceUid.length & 1);
     const bodyLength = before.length + 8 + valueLength + after.length;
     const out = new Uint8Array(META_PREFIX + bodyLength);
-    out.set(DICM, 128);
+    out.set(META_HEAD, 128);
     const view = new DataView(out.buffer);
-    // (0002,0000) UL, explicit VR little endian.
-    out.set([0x02, 0x00, 0x00, 0x00, 0x55, 0x4c, 0x04, 0x00], 132);
     view.setUint32(140, bodyLength, true);
     out.set(before, META_PREFIX);
     let at = META_PREFIX + before.length;
-    // (0002,0003) UI.
-    out.set([0x02, 0x00, 0x03, 0x00, 0x55, 0x49], at);
+    out.set(MEDIA_STORAGE_SOP_INSTANCE_UID_HEAD, at);
     view.setUint16(at + 6, valueLength, true);
     at += 8;
     for (let i = 0; i < sopInstanceUid.length; i++) out[at + i] = sopInstanceUid.charCodeAt(i);
     out.set(after, at + valueLength);
     return out;
   }
+
+  #template(sopClassUid: string, transferSyntaxUid: string, aeTitle: string): MetaTemplate {
+    const last = this.#last;
+    if (
+      last !== undefined && last.sopClassUid === sopClassUid &&
+      last.transferSyntaxUid === transferSyntaxUid && last.aeTitle === aeTitle
+    ) {
+      return this.#lastTemplate!;
+    }
+    const key = `${sopClassUid}\\${transferSyntaxUid}\\${aeTitle}`;
+    let template = this.#templates.get(key);
+    if (template === undefined) {
+      template = metaTemplate(sopClassUid, transferSyntaxUid, aeTitle);
+      if (this.#templates.size >= 64) this.#templates.clear();
+      this.#templates.set(key, template);
+    }
+    this.#last = { sopClassUid, transferSyntaxUid, aeTitle };
+    this.#lastTemplate = template;
+    return template;
+  }
+}
+
+/** The meta elements before and after (0002,0003) Media Storage SOP Instance UID. */
+interface MetaTemplate {
+  before: Uint8Array;
+  after: Uint8Array;
 }
 
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
 /** Preamble, "DICM" and the (0002,0000) element. */
 const META_PREFIX = 144;
-const DICM = [0x44, 0x49, 0x43, 0x4d];
+/** "DICM", then (0002,0000) UL with a 4-byte value, explicit VR little endian (PS3.10 §7.1). */
+const META_HEAD = new Uint8Array([
+  0x44,
+  0x49,
+  0x43,
+  0x4d,
+  0x02,
+  0x00,
+  0x00,
+  0x00,
+  0x55,
+  0x4c,
+  0x04,
+  0x00,
+]);
+/** (0002,0003) UI, its 2-byte length to follow. */
+const MEDIA_STORAGE_SOP_INSTANCE_UID_HEAD = new Uint8Array([0x02, 0x00, 0x03, 0x00, 0x55, 0x49]);
 
 /** The meta elements before and after (0002,0003), from the standard encoder. */
 function metaTemplate(
   sopClassUid: string,
   transferSyntaxUid: string,
   sourceApplicationEntityTitle: string,
-): { before: Uint8Array; after: Uint8Array } {
+): MetaTemplate {
   const encoded = encodeFileMetaInformation({
     mediaStorageSopClassUid: sopClassUid,
     mediaStorageSopInstanceUid: "1",
