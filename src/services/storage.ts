@@ -722,7 +722,8 @@ class FileMetaCache {
     const valueLength = sopInstanceUid.length + (sopInstanceUid.length & 1);
     const bodyLength = before.length + 8 + valueLength + after.length;
     const out = new Uint8Array(META_PREFIX + bodyLength);
-    out.set(META_HEAD, 128);
+    out.set(DICM, 128);
+    out.set(GROUP_LENGTH_HEAD, 132);
     const view = new DataView(out.buffer);
     view.setUint32(140, bodyLength, true);
     out.set(before, META_PREFIX);
@@ -766,21 +767,10 @@ const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
 /** Preamble, "DICM" and the (0002,0000) element. */
 const META_PREFIX = 144;
-/** "DICM", then (0002,0000) UL with a 4-byte value, explicit VR little endian (PS3.10 §7.1). */
-const META_HEAD = new Uint8Array([
-  0x44,
-  0x49,
-  0x43,
-  0x4d,
-  0x02,
-  0x00,
-  0x00,
-  0x00,
-  0x55,
-  0x4c,
-  0x04,
-  0x00,
-]);
+/** "DICM" (PS3.10 §7.1). */
+const DICM = new Uint8Array([0x44, 0x49, 0x43, 0x4d]);
+/** (0002,0000) UL with a 4-byte value, explicit VR little endian; the value follows. */
+const GROUP_LENGTH_HEAD = new Uint8Array([0x02, 0x00, 0x00, 0x00, 0x55, 0x4c, 0x04, 0x00]);
 /** (0002,0003) UI, its 2-byte length to follow. */
 const MEDIA_STORAGE_SOP_INSTANCE_UID_HEAD = new Uint8Array([0x02, 0x00, 0x03, 0x00, 0x55, 0x49]);
 
