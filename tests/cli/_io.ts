@@ -1,6 +1,34 @@
 // A CliIo that records what a command prints, for running the CLI in-process.
 import { type CliIo, run } from "../../cli/main.ts";
 
+const MAIN = new URL("../../cli/main.ts", import.meta.url).pathname;
+
+/**
+ * Starts `dimse scp --port 0 --host 127.0.0.1 --http 0 --dir store` as a process of its own,
+ * stdout and stderr piped.
+ */
+export function spawnCliScp(store: string): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      MAIN,
+      "scp",
+      "--port",
+      "0",
+      "--host",
+      "127.0.0.1",
+      "--http",
+      "0",
+      "--dir",
+      store,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
 /** Recorded output of one in-process run. */
 export interface RecordingIo extends CliIo {
   /** Lines written to stdout. */

@@ -1,9 +1,7 @@
 import assert from "node:assert/strict";
 import { run } from "../../cli/main.ts";
 import { Association } from "../../src/client.ts";
-import { recordingIo, waitForLine, withCliScp } from "./_io.ts";
-
-const MAIN = new URL("../../cli/main.ts", import.meta.url).pathname;
+import { recordingIo, spawnCliScp, waitForLine, withCliScp } from "./_io.ts";
 
 Deno.test("scp --help prints usage on stdout and exits 0", async () => {
   const io = recordingIo();
@@ -174,24 +172,7 @@ Deno.test("scp --transfer-syntax with something other than a UID exits 2 with on
 
 Deno.test("scp as a process closes gracefully on SIGTERM and exits 0", async () => {
   const store = await Deno.makeTempDir();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      MAIN,
-      "scp",
-      "--port",
-      "0",
-      "--host",
-      "127.0.0.1",
-      "--http",
-      "0",
-      "--dir",
-      store,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = spawnCliScp(store);
   const decoder = new TextDecoder();
   const io = recordingIo();
   const pump = (async () => {

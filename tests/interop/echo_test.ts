@@ -7,10 +7,8 @@ import { Association } from "../../src/client.ts";
 import { Scp } from "../../src/scp.ts";
 import type { ScpEventMap, ScpOptions } from "../../src/scp.ts";
 import { verification } from "../../src/services/verification.ts";
-import { recordingIo } from "../cli/_io.ts";
+import { recordingIo, spawnCliScp } from "../cli/_io.ts";
 import { interopTest, requireDcmtk, runDcmtk, SCU_TIMEOUTS, startDcmtkServer } from "./_dcmtk.ts";
-
-const MAIN = new URL("../../cli/main.ts", import.meta.url).pathname;
 
 const haveDcmtk = await requireDcmtk(["echoscu", "storescp"], "tests/interop/echo_test.ts");
 
@@ -93,25 +91,7 @@ interop("echoscu --max-pdu 4096 gets Success from our SCP", async () => {
 // a `dimse scp` process so that, should it stall, the test fails on a timeout instead of hanging.
 interop("echoscu proposing 38 transfer syntaxes in 128 contexts has all 128 accepted", async () => {
   const store = await Deno.makeTempDir();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      MAIN,
-      "scp",
-      "--port",
-      "0",
-      "--host",
-      "127.0.0.1",
-      "--http",
-      "0",
-      "--dir",
-      store,
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = spawnCliScp(store);
   let output = "";
   const decoder = new TextDecoder();
   const pumps = [child.stdout, child.stderr].map(async (stream) => {
