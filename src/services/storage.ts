@@ -48,6 +48,7 @@ import {
 import { readDataSetHead, scanDataSetHead } from "../store/_data_set_head.ts";
 import { releasePdvBytes } from "../ul/pdata.ts";
 import type { IndexedInstance, InstanceIndex } from "../store/instance_index.ts";
+import { lazyIndexedInstance } from "../store/_lazy_instance.ts";
 import { InstanceReadError, readInstance } from "../store/read_instance.ts";
 import type {
   AssociationInfo,
@@ -469,9 +470,8 @@ const UID_TAGS: ReadonlySet<number> = new Set([0x00080016, 0x00080018, 0x0020000
 class LazyHead {
   /** The top level UIDs of {@linkcode UID_TAGS} (and Specific Character Set). */
   readonly uids: DataSet;
-  #bytes: Uint8Array | undefined;
+  #bytes: Uint8Array;
   #transferSyntax: TransferSyntax;
-  #dataSet: DataSet | undefined;
 
   constructor(uids: DataSet, bytes: Uint8Array, transferSyntax: TransferSyntax) {
     this.uids = uids;
@@ -480,16 +480,14 @@ class LazyHead {
   }
 
   /**
-   * Every element up to Pixel Data. The scan that made this head walks the bytes as the
-   * reader does, so the reader takes them; were it not to, the UIDs stand in, with a log line.
+   * Every element up to Pixel Data, decoded now. The scan that made this head walks the bytes
+   * as the reader does, so the reader takes them; were it not to, the UIDs stand in, with a log
+   * line.
    */
   dataSet(log: (line: string) => void): DataSet {
-    if (this.#dataSet !== undefined) return this.#dataSet;
-    const read = readDataSetHead(this.#bytes!, this.#transferSyntax, HEAD_OPTIONS);
+    const read = readDataSetHead(this.#bytes, this.#transferSyntax, HEAD_OPTIONS);
     if (read === undefined) log("the head read for the index holds its UIDs only");
-    this.#dataSet = read?.dataSet ?? this.uids;
-    this.#bytes = undefined;
-    return this.#dataSet;
+    return read?.dataSet ?? this.uids;
   }
 }
 
@@ -500,13 +498,7 @@ function indexedInstance(
   log: (line: string) => void,
 ): IndexedInstance {
   if (!(head instanceof LazyHead)) return { ...fields, dataSet: head };
-  const instance = fields as IndexedInstance;
-  Object.defineProperty(instance, "dataSet", {
-    get: () => head.dataSet(log),
-    enumerable: true,
-    configurable: true,
-  });
-  return instance;
+  return lazyIndexedInstance(fields, () => head.dataSet(log));
 }
 
 /**

@@ -17,6 +17,7 @@ import type {
   InstanceIndex,
   QueryRetrieveLevel,
 } from "./instance_index.ts";
+import { lazyIndexedInstance } from "./_lazy_instance.ts";
 import { isUniversal, matchesIdentifier, type MatchingOptions } from "./matching.ts";
 import {
   checkIdentifier,
@@ -617,20 +618,13 @@ function valuesElement(vr: "CS" | "UI", rows: Row[]): DataElement {
 /** An instance of a row; its data set is parsed from JSON when first read. */
 function instanceOf(row: Row, column: string): IndexedInstance {
   const json = row[column];
-  let dataSet: DataSet | undefined;
-  return {
+  return lazyIndexedInstance({
     path: String(row.path),
     sopClassUid: String(row.sop_class_uid),
     sopInstanceUid: String(row.sop_instance_uid),
     transferSyntaxUid: String(row.transfer_syntax_uid),
     size: Number(row.size),
-    get dataSet(): DataSet {
-      return dataSet ??= parse(json);
-    },
-    set dataSet(value: DataSet) {
-      dataSet = value;
-    },
-  };
+  }, () => parse(json));
 }
 
 /** The patient, study and series attributes of a data set as JSON (one pass over it). */
