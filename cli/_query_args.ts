@@ -14,6 +14,7 @@ import {
   type SubOperationProgress,
 } from "../src/services/query_retrieve_scu.ts";
 import type { Association } from "../src/client.ts";
+import { statusHex } from "../src/dimse/status.ts";
 import {
   associate,
   type AssociationArgs,
@@ -284,7 +285,7 @@ export function reportRetrieve(
   for (const uid of result.failedSopInstanceUids) {
     io.err(`dimse ${command}: failed SOP Instance UID ${uid}`);
   }
-  const status = result.status.toString(16).toUpperCase().padStart(4, "0");
+  const status = statusHex(result.status);
   const comment = result.command.errorComment ? ` (${result.command.errorComment})` : "";
   const cancelled = result.status === 0xfe00 ? "cancelled, " : "";
   io.out(`${what}: ${cancelled}${formatCounts(result)}; status 0x${status}${comment}`);

@@ -7,6 +7,7 @@
  */
 import { Dispatcher } from "./dimse/dispatcher.ts";
 import type { CommandSet } from "./dimse/command.ts";
+import { statusHex } from "./dimse/status.ts";
 import {
   type AssociationInfo,
   performRequest,
@@ -559,7 +560,7 @@ const STATUS_KEYS = new Map<number, string>();
 function statusKey(code: number): string {
   let key = STATUS_KEYS.get(code);
   if (key === undefined) {
-    key = code.toString(16).padStart(4, "0").toUpperCase();
+    key = statusHex(code);
     if (STATUS_KEYS.size < 4096) STATUS_KEYS.set(code, key);
   }
   return key;

@@ -80,6 +80,11 @@ export const Status = {
   SUB_OPERATIONS_COMPLETE_WITH_FAILURES: 0xb000,
 } as const;
 
+/** A status code as four upper-case hex digits, as logs and the SCP's totals show it. */
+export function statusHex(code: number): string {
+  return code.toString(16).toUpperCase().padStart(4, "0");
+}
+
 /** The category of a status (PS3.7 Annex C). */
 export type StatusCategory = "success" | "warning" | "failure" | "cancel" | "pending";
 

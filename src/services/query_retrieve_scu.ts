@@ -12,7 +12,7 @@
 import { CommandField, type CommandSet, Priority } from "../dimse/command.ts";
 import type { DimseResponse } from "../dimse/dispatcher.ts";
 import type { DataSetSource } from "../dimse/message.ts";
-import { Status, statusCategory } from "../dimse/status.ts";
+import { Status, statusCategory, statusHex } from "../dimse/status.ts";
 import { type DataSet, fromKeywords, type KeywordDataSet } from "../dataset/dataset.ts";
 import { readWholeDataSet } from "../dataset/reader.ts";
 import { STORAGE_SOP_CLASSES } from "../dataset/storage_sop_classes.ts";
@@ -111,7 +111,7 @@ export class QueryFailedError extends Error {
   constructor(command: CommandSet) {
     const status = command.status ?? 0xffff;
     super(
-      `C-FIND failed with status ${hex4(status)}${
+      `C-FIND failed with status ${statusHex(status)}${
         command.errorComment ? `: ${command.errorComment}` : ""
       }`,
     );
@@ -188,10 +188,6 @@ export interface RetrieveResult extends SubOperationProgress {
 
 const QUERY_RETRIEVE_LEVEL = "00080052";
 const FAILED_SOP_INSTANCE_UID_LIST = "00080058";
-
-function hex4(value: number): string {
-  return value.toString(16).toUpperCase().padStart(4, "0");
-}
 
 function isDataSet(query: Query): query is DataSet {
   return Object.entries(query).every(([key, value]) =>

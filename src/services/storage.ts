@@ -32,7 +32,7 @@
  * @module
  */
 import { CommandField, type CommandSet } from "../dimse/command.ts";
-import { Status } from "../dimse/status.ts";
+import { Status, statusHex } from "../dimse/status.ts";
 import type { DataSet } from "../dataset/dataset.ts";
 import { encodeFileMetaInformation } from "../dataset/part10.ts";
 import { readWholeDataSet } from "../dataset/reader.ts";
@@ -205,7 +205,7 @@ export function storage(options: StorageOptions): Service {
       function refuse(status: number, comment: string, offending?: number[]): ServiceResponse {
         log(
           `storage: ${sopInstanceUid || "(no SOP Instance UID)"} from ${from} not stored, ` +
-            `status ${hex(status)}: ${comment}`,
+            `status ${statusHex(status)}: ${comment}`,
         );
         const response: ServiceResponse = {
           status,
@@ -951,10 +951,6 @@ async function drain(stream: ReadableStream<Uint8Array>): Promise<void> {
   } catch {
     // Already read, cancelled, or the association ended: nothing left to discard.
   }
-}
-
-function hex(status: number): string {
-  return status.toString(16).toUpperCase().padStart(4, "0");
 }
 
 function describe(error: unknown): string {
