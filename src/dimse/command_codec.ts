@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { decodeLatin1 } from "../dataset/character_set.ts";
 import { sharedCodecInstance } from "../ul/_wasm.ts";
 import type { CodecInstance } from "../ul/_wasm.ts";
 import { CommandSetError } from "../ul/errors.ts";
@@ -162,20 +163,6 @@ function codecError(codec: CodecInstance): CommandSetError {
   return new CommandSetError(code, field);
 }
 
-/** Latin-1 text of `len` bytes (command set strings are in the default repertoire, PS3.5 §6.1). */
-function text(bytes: Uint8Array, off: number, len: number): string {
-  // One call per piece rather than a string per character: this runs for every message.
-  let s = "";
-  for (let at = off; at < off + len; at += TEXT_PIECE) {
-    const piece = bytes.subarray(at, Math.min(at + TEXT_PIECE, off + len));
-    s += String.fromCharCode.apply(null, piece as unknown as number[]);
-  }
-  return s;
-}
-
-/** Characters converted per String.fromCharCode call, well under engines' argument limits. */
-const TEXT_PIECE = 4096;
-
 function checkNumber(value: unknown, entry: FieldEntry, max: number): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > max) {
     throw new CommandSetError("invalid-value", fieldName(entry.element));
@@ -312,8 +299,11 @@ export function decodeCommandSet(bytes: Uint8Array): CommandSet {
       continue;
     }
     if (!entry) continue;
-    if (kind === K_STRING) result[entry.property] = text(input, records[r + 2], records[r + 3]);
-    else if (kind === K_NUMBER) result[entry.property] = records[r + 2];
+    // Command set strings are in the default repertoire (PS3.5 §6.1).
+    if (kind === K_STRING) {
+      const at = records[r + 2];
+      result[entry.property] = decodeLatin1(input.subarray(at, at + records[r + 3]));
+    } else if (kind === K_NUMBER) result[entry.property] = records[r + 2];
   }
   return result as unknown as CommandSet;
 }
