@@ -3,26 +3,18 @@ import { type CliIo, run } from "../../cli/main.ts";
 
 const MAIN = new URL("../../cli/main.ts", import.meta.url).pathname;
 
+/** `scp` on a free port of 127.0.0.1 with its status endpoint as `http` says (a port, or off). */
+export function cliScpArgs(http: string): string[] {
+  return ["scp", "--port", "0", "--host", "127.0.0.1", "--http", http];
+}
+
 /**
  * Starts `dimse scp --port 0 --host 127.0.0.1 --http 0 --dir store` as a process of its own,
  * stdout and stderr piped.
  */
 export function spawnCliScp(store: string): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      MAIN,
-      "scp",
-      "--port",
-      "0",
-      "--host",
-      "127.0.0.1",
-      "--http",
-      "0",
-      "--dir",
-      store,
-    ],
+    args: ["run", "-A", MAIN, ...cliScpArgs("0"), "--dir", store],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -88,17 +80,7 @@ export async function withCliScp(
   const stop = new AbortController();
   const io = recordingIo(stop.signal);
   const running = run(
-    [
-      "scp",
-      "--port",
-      "0",
-      "--host",
-      "127.0.0.1",
-      "--http",
-      "off",
-      ...(store === undefined ? [] : ["--dir", store]),
-      ...args,
-    ],
+    [...cliScpArgs("off"), ...(store === undefined ? [] : ["--dir", store]), ...args],
     io,
   );
   try {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { run } from "../../cli/main.ts";
 import { Association } from "../../src/client.ts";
-import { recordingIo, spawnCliScp, waitForLine, withCliScp } from "./_io.ts";
+import { cliScpArgs, recordingIo, spawnCliScp, waitForLine, withCliScp } from "./_io.ts";
 
 Deno.test("scp --help prints usage on stdout and exits 0", async () => {
   const io = recordingIo();
@@ -37,22 +37,7 @@ Deno.test("scp answers C-ECHO, logs the association, serves /health, and exits 0
   const store = await Deno.makeTempDir();
   const stop = new AbortController();
   const io = recordingIo(stop.signal);
-  const running = run(
-    [
-      "scp",
-      "--port",
-      "0",
-      "--host",
-      "127.0.0.1",
-      "--http",
-      "0",
-      "--aet",
-      "CLI-SCP",
-      "--dir",
-      store,
-    ],
-    io,
-  );
+  const running = run([...cliScpArgs("0"), "--aet", "CLI-SCP", "--dir", store], io);
   try {
     const [, port] = await waitForLine(io, /^listening on 127\.0\.0\.1:(\d+) as CLI-SCP$/);
     const [, url] = await waitForLine(io, /^status on (http:\/\/127\.0\.0\.1:\d+\/)$/);
