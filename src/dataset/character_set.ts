@@ -89,11 +89,10 @@ export class CharacterSet {
 
 /** Decodes bytes as ISO 8859-1, one character per byte (also used for the ASCII-only VRs). */
 export function decodeLatin1(bytes: Uint8Array): string {
-  // Most values are short: a loop is cheaper than spreading the bytes into arguments.
-  if (bytes.length <= 64) {
-    let out = "";
-    for (let i = 0; i < bytes.length; i++) out += String.fromCharCode(bytes[i]);
-    return out;
+  // One call per 8 KiB: a loop of one character at a time would leave a string per character
+  // for the garbage collector.
+  if (bytes.length <= 8192) {
+    return String.fromCharCode.apply(null, bytes as unknown as number[]);
   }
   let out = "";
   for (let i = 0; i < bytes.length; i += 8192) {
