@@ -339,21 +339,11 @@ export function storage(options: StorageOptions): Service {
             log(`storage: onStored failed for ${sopInstanceUid}: ${describe(error)}`);
           }
         }
-        // With no other instance arriving, the queued index row is written while the peer
-        // reads the response, rather than by the index's timer in the middle of the next one.
-        const afterSend = options.index?.flush && inFlight === 1
-          ? () => {
-            if (inFlight === 0) options.index!.flush!().catch(() => {});
-          }
-          : undefined;
-        if (status.status === Status.SUCCESS) {
-          return { status: Status.SUCCESS, command: answer, afterSend };
-        }
+        if (status.status === Status.SUCCESS) return { status: Status.SUCCESS, command: answer };
         log(`storage: ${sopInstanceUid} from ${from} stored with a warning: ${status.comment}`);
         return {
           status: status.status,
           command: { ...answer, errorComment: status.comment, offendingElement: status.offending },
-          afterSend,
         };
       } catch (error) {
         removeQuietly(temp);

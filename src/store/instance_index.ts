@@ -65,11 +65,6 @@ export interface InstanceIndex {
    * Instance UID). Called after the file is renamed into place and before the success response.
    */
   add(instance: IndexedInstance, options?: IndexAddOptions): Promise<void>;
-  /**
-   * Writes now what `add` queued without durability, if the backend queues; optional. The
-   * Storage SCP calls it right after a response when no other instance is arriving.
-   */
-  flush?(): Promise<void>;
   /** Forgets an instance (its file was removed or replaced under another path). */
   remove(sopInstanceUid: string): Promise<void>;
   /** The instance with this SOP Instance UID, if stored. */

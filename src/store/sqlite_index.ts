@@ -93,10 +93,20 @@ CREATE INDEX IF NOT EXISTS instances_study ON instances (study_uid);
 type Row = Record<string, string | number | null>;
 
 /**
- * How long a row added with `durable: false` may wait to be written: rows arriving meanwhile
- * share the transaction, which costs a fraction of one per row.
+ * Rows added with `durable: false` are written once no row has been added for this long: while
+ * instances keep arriving the rows wait, and are then written together, each costing a
+ * fraction of a transaction of its own, and none of them while an association is sending.
  */
-const QUEUE_DELAY_MS = 10;
+const QUEUE_IDLE_MS = 20;
+/** The longest a queued row waits for a pause in the adds. */
+const QUEUE_MAX_AGE_MS = 1000;
+/**
+ * The most rows queued (each holds its data set's head, a few KiB): one more has them written
+ * at once, after the current task.
+ */
+const QUEUE_MAX_ROWS = 4096;
+/** The wait before writing queued rows again after a write failed. */
+const QUEUE_RETRY_MS = 1000;
 
 /** Most values of a unique key narrowed on in SQL; longer lists are matched row by row. */
 const MAX_SQL_VALUES = 500;
@@ -165,6 +175,11 @@ export class SqliteIndex implements InstanceIndex {
   /** Rows added with `durable: false` and not written yet, by SOP Instance UID, oldest first. */
   #queued = new Map<string, IndexedInstance>();
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When the first of the queued rows, and the last row, were queued (performance.now()). */
+  #firstQueuedAt = 0;
+  #lastQueuedAt = 0;
+  /** Whether the pending timer retries a failed write (new rows then wait for it). */
+  #retrying = false;
   #log: (line: string) => void;
 
   /** Opens (creating when missing) the database file; prefer {@linkcode openSqliteIndex}. */
@@ -209,18 +224,23 @@ export class SqliteIndex implements InstanceIndex {
   /**
    * Records an instance (replacing any row with its SOP Instance UID) and its parents'
    * attributes. A durable add is committed and flushed before it resolves. With
-   * `durable: false` the row is queued and written within 10 ms with the other rows queued
-   * meanwhile, in one transaction that is not flushed (WAL with
-   * synchronous=NORMAL: it survives a crash of the process once written). Every read of the
-   * index sees queued rows: `get` looks at the queue, the others write it first. A write that
-   * fails is logged and retried; the rows stay queued meanwhile.
+   * `durable: false` the row is queued, and the queued rows are written together, in one
+   * transaction that is not flushed (WAL with synchronous=NORMAL: it survives a crash of the
+   * process once written), once no row has been added for 20 ms, at the latest a second after
+   * the first of them was queued, and at once (after the current task) when 4096 are queued.
+   * Every read of the index sees queued rows: `get` looks at the queue, the others write it
+   * first. A write that fails is logged and retried a second later; the rows stay queued.
    */
   add(instance: IndexedInstance, options: IndexAddOptions = {}): Promise<void> {
     if (this.#closed) return Promise.reject(new Error("Store index is closed"));
     if (options.durable === false) {
+      const now = performance.now();
+      if (this.#queued.size === 0) this.#firstQueuedAt = now;
+      this.#lastQueuedAt = now;
       this.#queued.delete(instance.sopInstanceUid);
       this.#queued.set(instance.sopInstanceUid, instance);
-      this.#scheduleFlush(QUEUE_DELAY_MS);
+      if (this.#queued.size >= QUEUE_MAX_ROWS && !this.#retrying) this.#scheduleFlush(0, true);
+      else if (this.#flushTimer === undefined) this.#scheduleFlush(QUEUE_IDLE_MS, false);
       return Promise.resolve();
     }
     this.#flush();
@@ -254,11 +274,28 @@ export class SqliteIndex implements InstanceIndex {
     }
   }
 
-  #scheduleFlush(delay: number): void {
-    if (this.#flushTimer !== undefined) return;
+  /**
+   * Sets the timer that writes the queued rows (replacing a pending one) in `delay` ms. Unless
+   * the write is `due`, the timer then waits on while rows keep coming (for the pause, or for
+   * the oldest row's age).
+   */
+  #scheduleFlush(delay: number, due: boolean): void {
+    clearTimeout(this.#flushTimer);
     this.#flushTimer = setTimeout(() => {
       this.#flushTimer = undefined;
-      if (this.#closed) return;
+      if (this.#closed || this.#queued.size === 0) return;
+      if (!due) {
+        const now = performance.now();
+        const wait = Math.min(
+          this.#lastQueuedAt + QUEUE_IDLE_MS - now,
+          this.#firstQueuedAt + QUEUE_MAX_AGE_MS - now,
+        );
+        if (wait >= 1) {
+          this.#scheduleFlush(wait, false);
+          return;
+        }
+      }
+      this.#retrying = false;
       try {
         this.#flush();
       } catch (error) {
@@ -267,7 +304,8 @@ export class SqliteIndex implements InstanceIndex {
             error instanceof Error ? error.message : String(error)
           }`,
         );
-        this.#scheduleFlush(1000);
+        this.#retrying = true;
+        this.#scheduleFlush(QUEUE_RETRY_MS, true);
       }
     }, delay);
   }

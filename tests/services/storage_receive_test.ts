@@ -213,19 +213,29 @@ Deno.test("with fsync on, instances arriving at once on several associations are
   }
 });
 
-Deno.test("a new instance's index row is written as its response goes out, not later, when no other instance is arriving", async () => {
+Deno.test("new instances' index rows are seen by the SCP at once and reach the database file by themselves once the instances pause", async () => {
   const dir = await Deno.makeTempDir();
   const index = openSqliteIndex(dir);
   const { scp, close } = await startStorageScp([], { dir, index, fsync: false });
   const other = openSqliteIndex(dir);
   try {
     const assoc = await connect(scp.port);
-    for (const uid of ["1.2.3.46", "1.2.3.47"]) {
+    const uids = ["1.2.3.46", "1.2.3.47"];
+    for (const uid of uids) {
       const bytes = await writeDataSet(ct(uid), { transferSyntax: EXPLICIT_LE });
       assert.equal((await cStore(assoc, uid, bytes)).status, 0);
-      // Another connection reads the database file itself: the row is there already.
-      assert.equal((await other.get(uid))?.path, `${uid}.dcm`);
+      // The SCP's own index has the row as the response arrives (queued rows are read too).
+      assert.equal((await index.get(uid))?.path, `${uid}.dcm`);
     }
+    // Another connection reads the database file itself: the rows are written with no query
+    // asking for them, while the association is still open.
+    let written = 0;
+    for (let i = 0; i < 200 && written < uids.length; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      written = 0;
+      for (const uid of uids) if ((await other.get(uid))?.path === `${uid}.dcm`) written++;
+    }
+    assert.equal(written, uids.length);
     await assoc.release();
   } finally {
     await other.close();

@@ -309,6 +309,56 @@ Deno.test("Rows added without durability are seen at once by get, find and count
   });
 });
 
+Deno.test("Queued rows wait while adds keep coming and are written together once 4096 are queued", async () => {
+  await withArchive(async (index, dir) => {
+    const copy = await readInstance(dir, `${instanceUid(0, 0, 0)}.dcm`);
+    const uidOf = (n: number) => `${instanceUid(0, 0, 0)}.5${n}`;
+    const other = openSqliteIndex(dir);
+    try {
+      // No macrotask runs between these adds: no timer can write the queue meanwhile.
+      for (let n = 0; n < 4095; n++) {
+        await index.add({ ...copy, sopInstanceUid: uidOf(n), path: `${uidOf(n)}.dcm` }, {
+          durable: false,
+        });
+      }
+      assert.equal(await other.get(uidOf(0)), undefined, "4095 queued rows are not written yet");
+      assert.equal((await index.get(uidOf(4094)))?.path, `${uidOf(4094)}.dcm`);
+      await index.add({ ...copy, sopInstanceUid: uidOf(4095), path: `${uidOf(4095)}.dcm` }, {
+        durable: false,
+      });
+      // The 4096th has the queue written in the next task, without waiting for a pause.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      assert.equal((await other.get(uidOf(0)))?.path, `${uidOf(0)}.dcm`);
+      assert.equal((await other.get(uidOf(4095)))?.path, `${uidOf(4095)}.dcm`);
+      assert.deepEqual(await other.counts(), { ...TOTALS, instances: TOTALS.instances + 4096 });
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+Deno.test("A queued row is written within about a second even while adds never pause", async () => {
+  await withArchive(async (index, dir) => {
+    const copy = await readInstance(dir, `${instanceUid(0, 0, 0)}.dcm`);
+    const first = `${instanceUid(0, 0, 0)}.60`;
+    await index.add({ ...copy, sopInstanceUid: first, path: `${first}.dcm` }, { durable: false });
+    const other = openSqliteIndex(dir);
+    try {
+      // An add every 5 ms (well inside the 20 ms pause), for up to 3 s.
+      let seen = false;
+      for (let n = 0; n < 600 && !seen; n++) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        const uid = `${instanceUid(0, 0, 0)}.61${n}`;
+        await index.add({ ...copy, sopInstanceUid: uid, path: `${uid}.dcm` }, { durable: false });
+        seen = (await other.get(first)) !== undefined;
+      }
+      assert.ok(seen, "the oldest queued row reached the database while adds went on");
+    } finally {
+      await other.close();
+    }
+  });
+});
+
 Deno.test("Rows added without durability are written by themselves within moments", async () => {
   await withArchive(async (index, dir) => {
     const copy = await readInstance(dir, `${instanceUid(0, 0, 0)}.dcm`);
