@@ -131,6 +131,12 @@ const EARLY_FLUSH_BYTES = 32 << 20;
 const WRITE_BUFFER = 1 << 20;
 /** Bytes of the data set kept in memory to read it up to Pixel Data without reading the file. */
 const HEAD_LIMIT = 256 * 1024;
+/**
+ * Bytes of data set heads that index rows queued since the last flush may hold (see
+ * `InstanceIndex.flush`): past this, the index is asked to write its queue once the response is
+ * on its way.
+ */
+const QUEUED_HEADS_LIMIT = 32 << 20;
 /** Values longer than this are left out of the index (as {@linkcode readInstance} does). */
 const HEAD_BULK_THRESHOLD = 4096;
 /** How the head is read: up to Pixel Data, large values left out. */
@@ -190,6 +196,17 @@ export function storage(options: StorageOptions): Service {
   /** Instances being received or placed now, on every association of this service. */
   let inFlight = 0;
   const concurrent = () => inFlight > 1;
+  /** Bytes of heads held by index rows this service queued since it last asked for a flush. */
+  let queuedHeadBytes = 0;
+  const index = options.index;
+  /** Asks the index to write its queue, once the response is on its way, when rows hold much. */
+  const flushWhenFull = index?.flush === undefined ? () => undefined : () => {
+    if (queuedHeadBytes <= QUEUED_HEADS_LIMIT) return undefined;
+    queuedHeadBytes = 0;
+    return () => {
+      index.flush!().catch((error) => log(`storage: index: ${describe(error)}`));
+    };
+  };
   return {
     name: "storage",
     sopClasses: storageSopClassSupport(options),
@@ -304,9 +321,12 @@ export function storage(options: StorageOptions): Service {
             // write-ahead log on power loss is rebuilt from the file before the SCP serves).
             // A replaced or second copy leaves an older row under that path or SOP Instance UID
             // that the start check keeps as it is, so that row is flushed before the response.
-            await options.index.add(instance, {
-              durable: fsync && placement.outcome !== "stored",
-            });
+            const durable = fsync && placement.outcome !== "stored";
+            await options.index.add(instance, { durable });
+            // A queued row holds its head (a decoded one at most as large as the bytes kept).
+            if (!durable) {
+              queuedHeadBytes += head instanceof LazyHead ? head.byteLength : HEAD_LIMIT;
+            }
           } catch (error) {
             await undoPlacement(dir, placement);
             log(`storage: ${sopInstanceUid} from ${from}: index: ${describe(error)}`);
@@ -339,11 +359,15 @@ export function storage(options: StorageOptions): Service {
             log(`storage: onStored failed for ${sopInstanceUid}: ${describe(error)}`);
           }
         }
-        if (status.status === Status.SUCCESS) return { status: Status.SUCCESS, command: answer };
+        const afterSend = flushWhenFull();
+        if (status.status === Status.SUCCESS) {
+          return { status: Status.SUCCESS, command: answer, afterSend };
+        }
         log(`storage: ${sopInstanceUid} from ${from} stored with a warning: ${status.comment}`);
         return {
           status: status.status,
           command: { ...answer, errorComment: status.comment, offendingElement: status.offending },
+          afterSend,
         };
       } catch (error) {
         removeQuietly(temp);
@@ -467,6 +491,11 @@ class LazyHead {
     this.uids = uids;
     this.#bytes = bytes;
     this.#transferSyntax = transferSyntax;
+  }
+
+  /** Bytes kept until the head is decoded. */
+  get byteLength(): number {
+    return this.#bytes.length;
   }
 
   /**

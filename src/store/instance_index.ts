@@ -65,6 +65,12 @@ export interface InstanceIndex {
    * Instance UID). Called after the file is renamed into place and before the success response.
    */
   add(instance: IndexedInstance, options?: IndexAddOptions): Promise<void>;
+  /**
+   * Writes now what `add` queued without durability, if the backend queues; optional. The
+   * Storage SCP calls it (after the response) once the rows it queued since its last call hold
+   * more than 32 MiB of data set heads, so that what waits in memory stays bounded.
+   */
+  flush?(): Promise<void>;
   /** Forgets an instance (its file was removed or replaced under another path). */
   remove(sopInstanceUid: string): Promise<void>;
   /** The instance with this SOP Instance UID, if stored. */

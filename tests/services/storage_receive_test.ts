@@ -62,6 +62,11 @@ class RecordingIndex implements InstanceIndex {
     this.adds.push({ uid: instance.sopInstanceUid, durable: options?.durable });
     return this.#inner.add(instance, options);
   }
+  flushes = 0;
+  flush(): Promise<void> {
+    this.flushes++;
+    return this.#inner.flush();
+  }
   remove(uid: string) {
     return this.#inner.remove(uid);
   }
@@ -236,6 +241,44 @@ Deno.test("new instances' index rows are seen by the SCP at once and reach the d
       for (const uid of uids) if ((await other.get(uid))?.path === `${uid}.dcm`) written++;
     }
     assert.equal(written, uids.length);
+    await assoc.release();
+  } finally {
+    await other.close();
+    await close();
+    await index.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the SCP asks the index to write its queue once the rows it queued hold more than 32 MiB of data set heads", async () => {
+  const dir = await Deno.makeTempDir();
+  const inner = openSqliteIndex(dir);
+  const index = new RecordingIndex(inner);
+  const { scp, close } = await startStorageScp([], { dir, index, fsync: false });
+  const other = openSqliteIndex(dir);
+  try {
+    const assoc = await connect(scp.port);
+    // 240 KiB before Pixel Data: each queued row holds that much until it is written.
+    const big = {
+      "00090010": { vr: "LO" as const, Value: ["DIMSE TEST"] },
+      "00091001": { vr: "OB" as const, InlineBinary: btoa("\0".repeat(240 * 1024)) },
+    };
+    const uidOf = (n: number) => `1.2.3.77.${n}`;
+    // 136 heads of 240 KiB and a little are just under 32 MiB.
+    for (let n = 0; n < 136; n++) {
+      const bytes = await writeDataSet(ct(uidOf(n), big), { transferSyntax: EXPLICIT_LE });
+      assert.equal((await cStore(assoc, uidOf(n), bytes)).status, 0);
+    }
+    assert.equal(index.flushes, 0);
+    const bytes = await writeDataSet(ct(uidOf(136), big), { transferSyntax: EXPLICIT_LE });
+    assert.equal((await cStore(assoc, uidOf(136), bytes)).status, 0);
+    // Asked once the response is on its way: the rows are in the database file without a pause.
+    for (let i = 0; i < 100 && index.flushes === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    assert.equal(index.flushes, 1);
+    assert.equal((await other.get(uidOf(0)))?.path, `${uidOf(0)}.dcm`);
+    assert.equal((await other.get(uidOf(136)))?.path, `${uidOf(136)}.dcm`);
     await assoc.release();
   } finally {
     await other.close();
