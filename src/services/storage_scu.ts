@@ -306,14 +306,15 @@ export async function inspectFiles(
     try {
       const file = Deno.openSync(path, { read: true });
       try {
-        size ??= file.statSync().size;
         n = 0;
-        const want = Math.min(size, HEAD_BYTES);
+        const want = Math.min(size ?? HEAD_BYTES, HEAD_BYTES);
         while (n < want) {
           const got = file.readSync(head.subarray(n, want));
           if (got === null) break;
           n += got;
         }
+        // A file that ended within the head is that long; else its end says (cheaper than a stat).
+        size ??= n < want ? n : file.seekSync(0, Deno.SeekMode.End);
       } finally {
         file.close();
       }

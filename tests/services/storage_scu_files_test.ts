@@ -224,7 +224,7 @@ function uidValue(uid: string): Uint8Array {
 Deno.test("inspectFiles finds the same meta information and data set offset as the Part 10 reader, with or without preamble, with long meta information, and skips what is not Part 10", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const [plain] = await writeFiles(dir, [instance(40)]);
+    const [plain, large] = await writeFiles(dir, [instance(40), instance(41, 100_000)]);
     const whole = await Deno.readFile(plain);
     const noPreamble = `${dir}/no_preamble.dcm`;
     await Deno.writeFile(noPreamble, whole.subarray(132));
@@ -246,9 +246,14 @@ Deno.test("inspectFiles finds the same meta information and data set offset as t
     await Deno.writeTextFile(text, "not DICOM at all\n".repeat(20));
     const empty = `${dir}/empty.dcm`;
     await Deno.writeFile(empty, new Uint8Array(0));
-    const paths = [plain, noPreamble, longMeta, text, empty, `${dir}/missing.dcm`];
+    // Exactly as long as the first bytes read: its end is where the read stopped.
+    const exact = `${dir}/exact.dcm`;
+    const base = (await writePart10(instance(42, 2))).length - 2;
+    await Deno.writeFile(exact, await writePart10(instance(42, 8192 - base)));
+    assert.equal((await Deno.stat(exact)).size, 8192);
+    const paths = [plain, noPreamble, longMeta, large, exact, text, empty, `${dir}/missing.dcm`];
     const found = await inspectFiles(paths.map((path) => ({ path })));
-    for (const [i, path] of [plain, noPreamble, longMeta].entries()) {
+    for (const [i, path] of [plain, noPreamble, longMeta, large, exact].entries()) {
       const expected = await inspectFile(path);
       assert.ok(expected && found[i], path);
       const bytes = await Deno.readFile(path);
@@ -259,7 +264,8 @@ Deno.test("inspectFiles finds the same meta information and data set offset as t
     }
     assert.equal(found[2]!.sopInstanceUid, "1.2.826.0.1.3680043.10.1.941");
     assert.equal(found[2]!.dataSetOffset, 132 + (8 + 26) + (8 + 28) + (8 + 20) + (12 + 20000));
-    assert.deepEqual(found.slice(3), [undefined, undefined, undefined]);
+    assert.ok((found[3]!.size ?? 0) > 100_000);
+    assert.deepEqual(found.slice(5), [undefined, undefined, undefined]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
