@@ -259,9 +259,9 @@ export function storage(options: StorageOptions): Service {
         // The index is asked while the data set arrives rather than after it: the answer only
         // guides the placement, which the file system itself keeps safe (a hard link or a rename
         // is atomic), so an instance placed meanwhile on another association is still handled.
-        const knowing = options.index
+        const knowing = index
           ? knownPath(
-            options.index,
+            index,
             sopInstanceUid,
             (line) => log(`storage: ${sopInstanceUid} from ${from}: ${line}`),
           )
@@ -312,7 +312,7 @@ export function storage(options: StorageOptions): Service {
           head,
           (line) => log(`storage: ${sopInstanceUid} from ${from}: ${line}`),
         );
-        if (options.index) {
+        if (index) {
           try {
             // The row need not be flushed before the response when the start check can rebuild
             // it: with fsync off nothing is flushed anyway; with fsync on, a new file under a new
@@ -322,7 +322,7 @@ export function storage(options: StorageOptions): Service {
             // A replaced or second copy leaves an older row under that path or SOP Instance UID
             // that the start check keeps as it is, so that row is flushed before the response.
             const durable = fsync && placement.outcome !== "stored";
-            await options.index.add(instance, { durable });
+            await index.add(instance, { durable });
             // A queued row holds its head (a decoded one at most as large as the bytes kept).
             if (!durable) {
               queuedHeadBytes += head instanceof LazyHead ? head.byteLength : HEAD_LIMIT;

@@ -87,6 +87,27 @@ class RecordingIndex implements InstanceIndex {
   }
 }
 
+/**
+ * An SCP storing with fsync off into a temp folder, indexed by a recording SQLite index, and a
+ * second connection to the same database file, which sees only rows the SCP has written.
+ */
+async function withIndexedScp(
+  run: (scp: { port: number }, index: RecordingIndex, other: SqliteIndex) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  const index = new RecordingIndex(openSqliteIndex(dir));
+  const { scp, close } = await startStorageScp([], { dir, index, fsync: false });
+  const other = openSqliteIndex(dir);
+  try {
+    await run(scp, index, other);
+  } finally {
+    await other.close();
+    await close();
+    await index.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 Deno.test("each stored file starts with the File Meta Information of the Part 10 encoder, for odd and even UID lengths and both transfer syntaxes", async () => {
   const { scp, dir, close } = await startStorageScp();
   try {
@@ -219,11 +240,7 @@ Deno.test("with fsync on, instances arriving at once on several associations are
 });
 
 Deno.test("new instances' index rows are seen by the SCP at once and reach the database file by themselves once the instances pause", async () => {
-  const dir = await Deno.makeTempDir();
-  const index = openSqliteIndex(dir);
-  const { scp, close } = await startStorageScp([], { dir, index, fsync: false });
-  const other = openSqliteIndex(dir);
-  try {
+  await withIndexedScp(async (scp, index, other) => {
     const assoc = await connect(scp.port);
     const uids = ["1.2.3.46", "1.2.3.47"];
     for (const uid of uids) {
@@ -242,21 +259,11 @@ Deno.test("new instances' index rows are seen by the SCP at once and reach the d
     }
     assert.equal(written, uids.length);
     await assoc.release();
-  } finally {
-    await other.close();
-    await close();
-    await index.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("the SCP asks the index to write its queue once the rows it queued hold more than 32 MiB of data set heads", async () => {
-  const dir = await Deno.makeTempDir();
-  const inner = openSqliteIndex(dir);
-  const index = new RecordingIndex(inner);
-  const { scp, close } = await startStorageScp([], { dir, index, fsync: false });
-  const other = openSqliteIndex(dir);
-  try {
+  await withIndexedScp(async (scp, index, other) => {
     const assoc = await connect(scp.port);
     // 240 KiB before Pixel Data: each queued row holds that much until it is written.
     const big = {
@@ -280,10 +287,5 @@ Deno.test("the SCP asks the index to write its queue once the rows it queued hol
     assert.equal((await other.get(uidOf(0)))?.path, `${uidOf(0)}.dcm`);
     assert.equal((await other.get(uidOf(136)))?.path, `${uidOf(136)}.dcm`);
     await assoc.release();
-  } finally {
-    await other.close();
-    await close();
-    await index.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { fromKeywords, type KeywordDataSet, toKeywords } from "../../src/dataset/dataset.ts";
 import type { DataSet } from "../../src/dataset/dataset.ts";
-import type { InformationModel } from "../../src/store/instance_index.ts";
+import type { IndexedInstance, InformationModel } from "../../src/store/instance_index.ts";
 import { readInstance } from "../../src/store/read_instance.ts";
 import { reindex } from "../../src/store/reindex.ts";
 import {
@@ -309,71 +309,68 @@ Deno.test("Rows added without durability are seen at once by get, find and count
   });
 });
 
-Deno.test("Queued rows wait while adds keep coming and are written together once 4096 are queued", async () => {
-  await withArchive(async (index, dir) => {
+/**
+ * An archive, rows copied from one of its instances under other SOP Instance UIDs, and a second
+ * connection to its database, which sees only the rows the index has written.
+ */
+function withQueueWatcher(
+  run: (
+    index: SqliteIndex,
+    other: SqliteIndex,
+    rowAs: (uid: string) => IndexedInstance,
+  ) => Promise<void>,
+): Promise<void> {
+  return withArchive(async (index, dir) => {
     const copy = await readInstance(dir, `${instanceUid(0, 0, 0)}.dcm`);
-    const uidOf = (n: number) => `${instanceUid(0, 0, 0)}.5${n}`;
     const other = openSqliteIndex(dir);
     try {
-      // No macrotask runs between these adds: no timer can write the queue meanwhile.
-      for (let n = 0; n < 4095; n++) {
-        await index.add({ ...copy, sopInstanceUid: uidOf(n), path: `${uidOf(n)}.dcm` }, {
-          durable: false,
-        });
-      }
-      assert.equal(await other.get(uidOf(0)), undefined, "4095 queued rows are not written yet");
-      assert.equal((await index.get(uidOf(4094)))?.path, `${uidOf(4094)}.dcm`);
-      await index.add({ ...copy, sopInstanceUid: uidOf(4095), path: `${uidOf(4095)}.dcm` }, {
-        durable: false,
-      });
-      // The 4096th has the queue written in the next task, without waiting for a pause.
-      await new Promise((resolve) => setTimeout(resolve, 0));
-      assert.equal((await other.get(uidOf(0)))?.path, `${uidOf(0)}.dcm`);
-      assert.equal((await other.get(uidOf(4095)))?.path, `${uidOf(4095)}.dcm`);
-      assert.deepEqual(await other.counts(), { ...TOTALS, instances: TOTALS.instances + 4096 });
+      await run(index, other, (uid) => ({ ...copy, sopInstanceUid: uid, path: `${uid}.dcm` }));
     } finally {
       await other.close();
     }
+  });
+}
+
+Deno.test("Queued rows wait while adds keep coming and are written together once 4096 are queued", async () => {
+  await withQueueWatcher(async (index, other, rowAs) => {
+    const uidOf = (n: number) => `${instanceUid(0, 0, 0)}.5${n}`;
+    // No macrotask runs between these adds: no timer can write the queue meanwhile.
+    for (let n = 0; n < 4095; n++) await index.add(rowAs(uidOf(n)), { durable: false });
+    assert.equal(await other.get(uidOf(0)), undefined, "4095 queued rows are not written yet");
+    assert.equal((await index.get(uidOf(4094)))?.path, `${uidOf(4094)}.dcm`);
+    await index.add(rowAs(uidOf(4095)), { durable: false });
+    // The 4096th has the queue written in the next task, without waiting for a pause.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.equal((await other.get(uidOf(0)))?.path, `${uidOf(0)}.dcm`);
+    assert.equal((await other.get(uidOf(4095)))?.path, `${uidOf(4095)}.dcm`);
+    assert.deepEqual(await other.counts(), { ...TOTALS, instances: TOTALS.instances + 4096 });
   });
 });
 
 Deno.test("A queued row is written within about a second even while adds never pause", async () => {
-  await withArchive(async (index, dir) => {
-    const copy = await readInstance(dir, `${instanceUid(0, 0, 0)}.dcm`);
+  await withQueueWatcher(async (index, other, rowAs) => {
     const first = `${instanceUid(0, 0, 0)}.60`;
-    await index.add({ ...copy, sopInstanceUid: first, path: `${first}.dcm` }, { durable: false });
-    const other = openSqliteIndex(dir);
-    try {
-      // An add every 5 ms (well inside the 20 ms pause), for up to 3 s.
-      let seen = false;
-      for (let n = 0; n < 600 && !seen; n++) {
-        await new Promise((resolve) => setTimeout(resolve, 5));
-        const uid = `${instanceUid(0, 0, 0)}.61${n}`;
-        await index.add({ ...copy, sopInstanceUid: uid, path: `${uid}.dcm` }, { durable: false });
-        seen = (await other.get(first)) !== undefined;
-      }
-      assert.ok(seen, "the oldest queued row reached the database while adds went on");
-    } finally {
-      await other.close();
+    await index.add(rowAs(first), { durable: false });
+    // An add every 5 ms (well inside the 20 ms pause), for up to 3 s.
+    let seen = false;
+    for (let n = 0; n < 600 && !seen; n++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await index.add(rowAs(`${instanceUid(0, 0, 0)}.61${n}`), { durable: false });
+      seen = (await other.get(first)) !== undefined;
     }
+    assert.ok(seen, "the oldest queued row reached the database while adds went on");
   });
 });
 
 Deno.test("Rows added without durability are written by themselves within moments", async () => {
-  await withArchive(async (index, dir) => {
-    const copy = await readInstance(dir, `${instanceUid(0, 0, 0)}.dcm`);
+  await withQueueWatcher(async (index, other, rowAs) => {
     const uid = `${instanceUid(0, 0, 0)}.97`;
-    await index.add({ ...copy, sopInstanceUid: uid, path: `${uid}.dcm` }, { durable: false });
-    const other = openSqliteIndex(dir);
-    try {
-      let seen = false;
-      for (let i = 0; i < 100 && !seen; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 10));
-        seen = (await other.get(uid)) !== undefined;
-      }
-      assert.ok(seen, "the queued row reached the database without a read on its connection");
-    } finally {
-      await other.close();
+    await index.add(rowAs(uid), { durable: false });
+    let seen = false;
+    for (let i = 0; i < 100 && !seen; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      seen = (await other.get(uid)) !== undefined;
     }
+    assert.ok(seen, "the queued row reached the database without a read on its connection");
   });
 });
