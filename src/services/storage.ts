@@ -129,6 +129,11 @@ const SYNC_FLUSH_LIMIT = 4 << 20;
 const EARLY_FLUSH_BYTES = 32 << 20;
 /** Bytes gathered per file write. */
 const WRITE_BUFFER = 1 << 20;
+/**
+ * Pieces of a data set this long or longer are written as they are, not gathered: a copy of
+ * them costs more than the call it saves.
+ */
+const DIRECT_WRITE = 32 * 1024;
 /** Bytes of the data set kept in memory to read it up to Pixel Data without reading the file. */
 const HEAD_LIMIT = 256 * 1024;
 /**
@@ -526,9 +531,11 @@ function indexedInstance(
  *
  * With fsync on, creating a file can take a millisecond behind a journal commit, so the file is
  * created by the runtime's I/O threads while the data set arrives into memory and its head is
- * parsed; with fsync off it is created at once. The bytes are then gathered into large writes (one call per 16 KiB PDV would cost a file system
- * call each), made synchronously: a write into the page cache takes microseconds, less than a
- * round trip through the I/O threads. The file is open and closed again (or never created)
+ * parsed; with fsync off it is created at once and the meta written before the data set
+ * arrives. Small pieces (16 KiB PDVs) are gathered into large writes, one file system call for
+ * many; pieces of 32 KiB or more are written as they come, without a copy. The writes are
+ * synchronous: a write into the page cache takes microseconds, less than a round trip through
+ * the I/O threads. The file is open and closed again (or never created)
  * whenever this returns or throws, so the caller can remove it. Throws
  * {@linkcode InstanceReadError} when the whole data set is in memory and cannot be parsed.
  */
@@ -542,9 +549,9 @@ async function writeTempFile(
   // Without fsync the journal is rarely busy and a create takes tens of microseconds, less than
   // a round trip through the runtime's I/O threads; with fsync on, a create can wait behind a
   // journal commit, and the I/O threads do that wait while other associations go on.
-  const opening = fsync ? Deno.open(path, { write: true, createNew: true }) : openNewSync(path);
+  const opening = fsync ? Deno.open(path, { write: true, createNew: true }) : undefined;
   // Settled below in every case; this only keeps an early failure from being unhandled.
-  opening.catch(() => {});
+  opening?.catch(() => {});
   let file: Deno.FsFile | undefined;
   const buffer = buffers.take();
   // With fsync on, a large instance is flushed as it arrives (one flush in flight at a time,
@@ -570,8 +577,16 @@ async function writeTempFile(
     let size = meta.length;
     const head: Uint8Array[] = [];
     let headLength = 0;
-    buffer.set(meta);
-    let used = meta.length;
+    let used = 0;
+    if (opening === undefined) {
+      // The meta goes to the file before the data set arrives, so that a data set arriving in
+      // one piece is written straight from the bytes read, without a copy.
+      file = Deno.openSync(path, { write: true, createNew: true });
+      writeAllSync(file, meta);
+    } else {
+      buffer.set(meta);
+      used = meta.length;
+    }
     // A reader of its own rather than `for await`: releasing the lock of a finished stream
     // builds an error for its `closed` promise, which costs more than the rest of the loop.
     // The lock is released only when the stream did not end, so that it can be drained.
@@ -591,14 +606,15 @@ async function writeTempFile(
           headLength += chunk.length;
         }
         size += chunk.length;
-        if (used + chunk.length > buffer.length) {
-          file ??= await opening;
+        const direct = chunk.length >= DIRECT_WRITE;
+        if (used > 0 && (direct || used + chunk.length > buffer.length)) {
+          file ??= await opening!;
           writeAllSync(file, buffer.subarray(0, used));
           used = 0;
           flushEarly(size - chunk.length);
         }
-        if (chunk.length >= buffer.length) {
-          file ??= await opening;
+        if (direct) {
+          file ??= await opening!;
           writeAllSync(file, chunk);
           flushEarly(size);
         } else {
@@ -617,8 +633,8 @@ async function writeTempFile(
       await parseHead(head, headIsWhole, request.transferSyntax, path);
     // Parsed into values of their own (strings, numbers, base64): the bytes are not referenced.
     for (const chunk of head) releasePdvBytes(chunk);
-    file ??= await opening;
-    writeAllSync(file, buffer.subarray(0, used));
+    file ??= await opening!;
+    if (used > 0) writeAllSync(file, buffer.subarray(0, used));
     await flushing;
     if (flushError !== undefined) throw flushError;
     if (fsync) {
@@ -635,7 +651,7 @@ async function writeTempFile(
     buffers.give(buffer);
     // The file is closed only once no flush of it is in flight.
     await flushing;
-    if (file === undefined) {
+    if (file === undefined && opening !== undefined) {
       try {
         file = await opening;
       } catch {
@@ -643,15 +659,6 @@ async function writeTempFile(
       }
     }
     file?.close();
-  }
-}
-
-/** A new file opened synchronously, as a settled promise. */
-function openNewSync(path: string): Promise<Deno.FsFile> {
-  try {
-    return Promise.resolve(Deno.openSync(path, { write: true, createNew: true }));
-  } catch (error) {
-    return Promise.reject(error);
   }
 }
 

@@ -209,6 +209,46 @@ Deno.test("a data set of several megabytes arrives whole, byte for byte, with fs
   }
 });
 
+Deno.test("with fsync off, data sets in one piece and in many, through PDUs of 4 KiB to 1 MiB, are stored byte for byte behind their meta", async () => {
+  // Pieces of 32 KiB or more are written as they arrive, smaller ones gathered first: PDUs of
+  // every size, and a data set larger than the 1 MiB gathering buffer, take both paths.
+  const pixels = (length: number): DataSet => ({
+    "7FE00010": {
+      vr: "OW",
+      InlineBinary: btoa(
+        Array.from({ length }, (_, i) => String.fromCharCode((i * 7) % 253)).join(""),
+      ),
+    },
+  });
+  for (const maxPduLength of [4096, 16384, 65536, 262144, 1048576]) {
+    const { scp, dir, close } = await startStorageScp([], { fsync: false, maxPduLength });
+    try {
+      const assoc = await connect(scp.port);
+      for (const [n, length] of [[1, 200], [2, 40_000], [3, 70_002], [4, 2_500_000]]) {
+        const uid = `1.2.3.45.${maxPduLength}.${n}`;
+        const bytes = await writeDataSet({ ...ct(uid), ...pixels(length) }, {
+          transferSyntax: EXPLICIT_LE,
+        });
+        assert.equal((await cStore(assoc, uid, bytes)).status, 0);
+        const file = await Deno.readFile(`${dir}/${uid}.dcm`);
+        const meta = encodeFileMetaInformation({
+          mediaStorageSopClassUid: CT,
+          mediaStorageSopInstanceUid: uid,
+          transferSyntaxUid: EXPLICIT_LE,
+          sourceApplicationEntityTitle: "RECVSCU",
+        });
+        assert.equal(file.length, meta.length + bytes.length, `size of ${uid}`);
+        assert.deepEqual(file.subarray(0, meta.length), meta, `meta of ${uid}`);
+        assert.deepEqual(file.subarray(meta.length), bytes, `data set of ${uid}`);
+      }
+      await assoc.release();
+      assert.deepEqual([...Deno.readDirSync(dir)].filter((e) => e.name.startsWith(".")), []);
+    } finally {
+      await close();
+    }
+  }
+});
+
 Deno.test("with fsync on, instances arriving at once on several associations are all stored whole, in the flat and hierarchical layouts", async () => {
   for (const layout of ["flat", "hierarchical"] as const) {
     const { scp, dir, close } = await startStorageScp([], { fsync: true, layout });
