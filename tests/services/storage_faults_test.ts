@@ -208,3 +208,55 @@ Deno.test("a full disk is answered A700 with nothing half-written, and the next 
     await Deno.remove(mount, { recursive: true });
   }
 });
+
+Deno.test("with fsync off, a disk full before an instance starts or in its middle is answered A700 with nothing left, and the next instance that fits is stored", async () => {
+  // With fsync off the file meta is written as the temp file is created, before the data set.
+  const mount = await smallTmpfs();
+  if (mount === undefined) return;
+  try {
+    const { scp, log, close } = await startStorageScp([], { dir: mount, fsync: false });
+    try {
+      const assoc = await connect(scp.port);
+      const big = await assoc.request(cStoreCommand("1.2.3.4.210"), {
+        dataSet: await ctBytes("1.2.3.4.210", 1024 * 1024),
+      });
+      assert.equal(big.command.status, 0xa700);
+      assert.deepEqual(
+        listAll(mount),
+        [],
+        "no file and no temp file after a full disk mid-instance",
+      );
+      // Fill the disk to its last byte: the next temp file cannot take even its meta.
+      const filler = Deno.openSync(`${mount}/filler`, { write: true, create: true });
+      const block = new Uint8Array(4096);
+      try {
+        while (true) filler.writeSync(block);
+      } catch (error) {
+        assert.match(String(error), /No space left|ENOSPC/);
+      } finally {
+        filler.close();
+      }
+      const none = await assoc.request(cStoreCommand("1.2.3.4.211"), {
+        dataSet: await ctBytes("1.2.3.4.211", 16 * 1024),
+      });
+      assert.equal(none.command.status, 0xa700);
+      assert.match(none.command.errorComment ?? "", /Out of disk space/);
+      assert.deepEqual(listAll(mount), ["filler"], "no file and no temp file on a full disk");
+      Deno.removeSync(`${mount}/filler`);
+      const small = await assoc.request(cStoreCommand("1.2.3.4.212"), {
+        dataSet: await ctBytes("1.2.3.4.212", 16 * 1024),
+      });
+      await assoc.release();
+      assert.equal(small.command.status, 0x0000);
+      assert.deepEqual(listAll(mount), ["1.2.3.4.212.dcm"]);
+      const lines = log.join("\n");
+      assert.match(lines, /1\.2\.3\.4\.210 .* not stored, status A700: Out of disk space/);
+      assert.match(lines, /1\.2\.3\.4\.211 .* not stored, status A700: Out of disk space/);
+    } finally {
+      await close();
+    }
+  } finally {
+    await new Deno.Command("umount", { args: [mount] }).output();
+    await Deno.remove(mount, { recursive: true });
+  }
+});
