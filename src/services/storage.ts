@@ -224,6 +224,7 @@ export function storage(options: StorageOptions): Service {
       const sopInstanceUid = command.affectedSopInstanceUid ?? "";
       const answer = { affectedSopClassUid: sopClassUid, affectedSopInstanceUid: sopInstanceUid };
       const from = `${request.association.callingAeTitle}@${request.association.peerAddress}`;
+      const logInstance = (line: string) => log(`storage: ${sopInstanceUid} from ${from}: ${line}`);
       function refuse(status: number, comment: string, offending?: number[]): ServiceResponse {
         log(
           `storage: ${sopInstanceUid || "(no SOP Instance UID)"} from ${from} not stored, ` +
@@ -264,13 +265,7 @@ export function storage(options: StorageOptions): Service {
         // The index is asked while the data set arrives rather than after it: the answer only
         // guides the placement, which the file system itself keeps safe (a hard link or a rename
         // is atomic), so an instance placed meanwhile on another association is still handled.
-        const knowing = index
-          ? knownPath(
-            index,
-            sopInstanceUid,
-            (line) => log(`storage: ${sopInstanceUid} from ${from}: ${line}`),
-          )
-          : undefined;
+        const knowing = index ? knownPath(index, sopInstanceUid, logInstance) : undefined;
         // Awaited below; this only keeps a refusal from being unhandled should the data fail first.
         knowing?.catch(() => {});
         const received = await writeTempFile(temp, meta, request, {
@@ -315,7 +310,7 @@ export function storage(options: StorageOptions): Service {
             size,
           },
           head,
-          (line) => log(`storage: ${sopInstanceUid} from ${from}: ${line}`),
+          logInstance,
         );
         if (index) {
           try {
@@ -334,7 +329,7 @@ export function storage(options: StorageOptions): Service {
             }
           } catch (error) {
             await undoPlacement(dir, placement);
-            log(`storage: ${sopInstanceUid} from ${from}: index: ${describe(error)}`);
+            logInstance(`index: ${describe(error)}`);
             throw new StoreRefusal(Status.OUT_OF_RESOURCES, "Instance could not be indexed");
           }
         }
@@ -387,12 +382,12 @@ export function storage(options: StorageOptions): Service {
           ]);
         }
         if (error instanceof InstanceReadError) {
-          log(`storage: ${sopInstanceUid} from ${from}: ${error.message}`);
+          logInstance(error.message);
           return refuse(Status.CANNOT_UNDERSTAND, "Data set cannot be parsed up to Pixel Data");
         }
         // The details (paths of this host) go to the log, not to the peer.
         const outOfSpace = error instanceof Error && /ENOSPC|No space left/i.test(error.message);
-        if (!outOfSpace) log(`storage: ${sopInstanceUid} from ${from}: ${describe(error)}`);
+        if (!outOfSpace) logInstance(describe(error));
         return refuse(
           Status.OUT_OF_RESOURCES,
           outOfSpace ? "Out of disk space" : "Instance could not be written to the store",

@@ -38,6 +38,26 @@ async function cStore(assoc: Association, uid: string, dataSet: Uint8Array): Pro
   return rsp.command;
 }
 
+/** Asserts that the file stored for `uid` is the Part 10 encoder's meta, then `dataSet`. */
+async function assertStoredFile(
+  dir: string,
+  uid: string,
+  transferSyntax: string,
+  dataSet: Uint8Array,
+  label: string,
+): Promise<void> {
+  const file = await Deno.readFile(`${dir}/${uid}.dcm`);
+  const meta = encodeFileMetaInformation({
+    mediaStorageSopClassUid: CT,
+    mediaStorageSopInstanceUid: uid,
+    transferSyntaxUid: transferSyntax,
+    sourceApplicationEntityTitle: "RECVSCU",
+  });
+  assert.equal(file.length, meta.length + dataSet.length, `size of ${label}`);
+  assert.deepEqual(file.subarray(0, meta.length), meta, `meta of ${label}`);
+  assert.deepEqual(file.subarray(meta.length), dataSet, `data set of ${label}`);
+}
+
 function ct(uid: string, extra: DataSet = {}, pixelBytes = 64): DataSet {
   return {
     "00080016": { vr: "UI", Value: [CT] },
@@ -116,15 +136,7 @@ Deno.test("each stored file starts with the File Meta Information of the Part 10
       for (const uid of ["1.2.3.41", "1.2.3.412", `1.2.3.${ts.length}3`]) {
         const dataSet = await writeDataSet(ct(uid), { transferSyntax: ts });
         assert.equal((await cStore(assoc, uid, dataSet)).status, 0);
-        const file = await Deno.readFile(`${dir}/${uid}.dcm`);
-        const meta = encodeFileMetaInformation({
-          mediaStorageSopClassUid: CT,
-          mediaStorageSopInstanceUid: uid,
-          transferSyntaxUid: ts,
-          sourceApplicationEntityTitle: "RECVSCU",
-        });
-        assert.deepEqual(file.subarray(0, meta.length), meta, `meta of ${uid} in ${ts}`);
-        assert.deepEqual(file.subarray(meta.length), dataSet, `data set of ${uid} in ${ts}`);
+        await assertStoredFile(dir, uid, ts, dataSet, `${uid} in ${ts}`);
       }
       await assoc.release();
     }
@@ -230,16 +242,7 @@ Deno.test("with fsync off, data sets in one piece and in many, through PDUs of 4
           transferSyntax: EXPLICIT_LE,
         });
         assert.equal((await cStore(assoc, uid, bytes)).status, 0);
-        const file = await Deno.readFile(`${dir}/${uid}.dcm`);
-        const meta = encodeFileMetaInformation({
-          mediaStorageSopClassUid: CT,
-          mediaStorageSopInstanceUid: uid,
-          transferSyntaxUid: EXPLICIT_LE,
-          sourceApplicationEntityTitle: "RECVSCU",
-        });
-        assert.equal(file.length, meta.length + bytes.length, `size of ${uid}`);
-        assert.deepEqual(file.subarray(0, meta.length), meta, `meta of ${uid}`);
-        assert.deepEqual(file.subarray(meta.length), bytes, `data set of ${uid}`);
+        await assertStoredFile(dir, uid, EXPLICIT_LE, bytes, uid);
       }
       await assoc.release();
       assert.deepEqual([...Deno.readDirSync(dir)].filter((e) => e.name.startsWith(".")), []);
