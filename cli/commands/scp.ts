@@ -115,6 +115,7 @@ export const SERVICE_FACTORIES: ServiceFactory[] = [
       layout: s.layout,
       duplicates: s.duplicates,
       fsync: s.fsync,
+      spareTempFile: true,
       transferSyntaxes: s.transferSyntaxes,
     }),
   (settings) => mpps({ dir: settings.dir }),

@@ -47,6 +47,7 @@ import {
 } from "../dataset/transfer_syntax.ts";
 import { readDataSetHead, scanDataSetHead } from "../store/_data_set_head.ts";
 import { releasePdvBytes } from "../ul/pdata.ts";
+import { SpareTempFile } from "./_spare_temp_file.ts";
 import type { IndexedInstance, InstanceIndex } from "../store/instance_index.ts";
 import { lazyIndexedInstance } from "../store/_lazy_instance.ts";
 import { InstanceReadError, readInstance } from "../store/read_instance.ts";
@@ -96,6 +97,14 @@ export interface StorageOptions {
    * survives a crash; default true.
    */
   fsync?: boolean;
+  /**
+   * Keep one empty temp file made ahead in `dir`, between instances (made once a response is
+   * sent, while the peer reads its next instance), so that a C-STORE writes into a file that
+   * already exists instead of creating one while its data set waits. It is a hidden
+   * `.<uuid>.tmp` file, removed when the service is closed (`Scp.close()`) and once unused for
+   * 30 s; for a long-running SCP, which the `scp` command turns it on for. Default false.
+   */
+  spareTempFile?: boolean;
   /** Folder layout; default "flat" (`<SOP Instance UID>.dcm`). */
   layout?: StorageLayout;
   /** What a SOP Instance UID already stored does; default "overwrite". */
@@ -198,6 +207,7 @@ export function storage(options: StorageOptions): Service {
   const buffers = new BufferPool(WRITE_BUFFER);
   const metas = new FileMetaCache();
   const folders = new FolderFlusher();
+  const spares = options.spareTempFile ? new SpareTempFile(dir, { sync: !fsync }) : undefined;
   /** Instances being received or placed now, on every association of this service. */
   let inFlight = 0;
   const concurrent = () => inFlight > 1;
@@ -215,6 +225,10 @@ export function storage(options: StorageOptions): Service {
   return {
     name: "storage",
     sopClasses: storageSopClassSupport(options),
+    close(): Promise<void> {
+      spares?.close();
+      return Promise.resolve();
+    },
     async handle(request: ServiceRequest): Promise<ServiceResponse> {
       const { command } = request;
       if (command.commandField !== CommandField.C_STORE_RQ) {
@@ -248,7 +262,8 @@ export function storage(options: StorageOptions): Service {
           [0x00001000],
         );
       }
-      const tempName = `.${sopInstanceUid}.${crypto.randomUUID()}.tmp`;
+      const spare = spares?.take();
+      const tempName = spare?.name ?? `.${sopInstanceUid}.${crypto.randomUUID()}.tmp`;
       const temp = joinStorePath(dir, tempName);
       inFlight++;
       try {
@@ -269,6 +284,7 @@ export function storage(options: StorageOptions): Service {
         // Awaited below; this only keeps a refusal from being unhandled should the data fail first.
         knowing?.catch(() => {});
         const received = await writeTempFile(temp, meta, request, {
+          file: spare?.file,
           fsync,
           buffers,
           concurrent,
@@ -359,7 +375,12 @@ export function storage(options: StorageOptions): Service {
             log(`storage: onStored failed for ${sopInstanceUid}: ${describe(error)}`);
           }
         }
-        const afterSend = flushWhenFull();
+        const flush = flushWhenFull();
+        // The next instance's temp file is made while the peer reads its next file.
+        const afterSend = () => {
+          flush?.();
+          spares?.refill();
+        };
         if (status.status === Status.SUCCESS) {
           return { status: Status.SUCCESS, command: answer, afterSend };
         }
@@ -524,10 +545,11 @@ function indexedInstance(
  * Writes the meta and the data set stream to a new file, flushed when `fsync`, and reads the
  * data set up to Pixel Data from its head on the way.
  *
- * With fsync on, creating a file can take a millisecond behind a journal commit, so the file is
- * created by the runtime's I/O threads while the data set arrives into memory and its head is
- * parsed; with fsync off it is created at once and the meta written before the data set
- * arrives. Small pieces (16 KiB PDVs) are gathered into large writes, one file system call for
+ * `options.file`, when given, is an empty file already made at `path` (a spare, made between
+ * instances): the meta goes into it at once. Otherwise, with fsync on, creating a file can take
+ * a millisecond behind a journal commit, so the file is created by the runtime's I/O threads
+ * while the data set arrives into memory and its head is parsed; with fsync off it is created
+ * at once and the meta written before the data set arrives. Small pieces (16 KiB PDVs) are gathered into large writes, one file system call for
  * many; pieces of 32 KiB or more are written as they come, without a copy. The writes are
  * synchronous: a write into the page cache takes microseconds, less than a round trip through
  * the I/O threads. The file is open and closed again (or never created)
@@ -538,13 +560,20 @@ async function writeTempFile(
   path: string,
   meta: Uint8Array,
   request: ServiceRequest,
-  options: { fsync: boolean; buffers: BufferPool; concurrent: () => boolean },
+  options: {
+    file?: Deno.FsFile;
+    fsync: boolean;
+    buffers: BufferPool;
+    concurrent: () => boolean;
+  },
 ): Promise<ReceivedDataSet> {
   const { fsync, buffers } = options;
   // Without fsync the journal is rarely busy and a create takes tens of microseconds, less than
   // a round trip through the runtime's I/O threads; with fsync on, a create can wait behind a
   // journal commit, and the I/O threads do that wait while other associations go on.
-  const opening = fsync ? Deno.open(path, { write: true, createNew: true }) : undefined;
+  const opening = fsync && options.file === undefined
+    ? Deno.open(path, { write: true, createNew: true })
+    : undefined;
   // Settled below in every case; this only keeps an early failure from being unhandled.
   opening?.catch(() => {});
   let file: Deno.FsFile | undefined;
@@ -576,7 +605,7 @@ async function writeTempFile(
     if (opening === undefined) {
       // The meta goes to the file before the data set arrives, so that a data set arriving in
       // one piece is written straight from the bytes read, without a copy.
-      file = Deno.openSync(path, { write: true, createNew: true });
+      file = options.file ?? Deno.openSync(path, { write: true, createNew: true });
       writeAllSync(file, meta);
     } else {
       buffer.set(meta);

@@ -238,9 +238,12 @@ function removeQuietly(path: string): void {
   }
 }
 
-/** A hidden temp file or backup the Storage SCP names (`.<uid>.<uuid>.tmp` or `.bak`). */
+/**
+ * A hidden temp file or backup the Storage SCP names (`.<uid>.<uuid>.tmp` or `.bak`, and
+ * `.<uuid>.tmp` for a temp file made ahead of its instance).
+ */
 const LEFTOVER_NAME =
-  /^\.[0-9.]+\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.(tmp|bak)$/;
+  /^\.(?:[0-9.]+\.)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.(tmp|bak)$/;
 
 /** Options of {@linkcode removeLeftovers} and {@linkcode leftoverRemover}. */
 export interface RemoveLeftoversOptions {
@@ -292,7 +295,8 @@ export function leftoverRemover(
  * Removes the hidden temp files and backups a stopped or crashed Storage SCP left in the store
  * folder `dir` and its subfolders (an instance being received when the process ended, or a
  * temp name not yet removed after its file was placed); returns the relative paths removed.
- * Nothing else is touched: only names of the form `.<uid>.<uuid>.tmp` and `.<uid>.<uuid>.bak`.
+ * Nothing else is touched: only names of the form `.<uid>.<uuid>.tmp`, `.<uuid>.tmp` and
+ * `.<uid>.<uuid>.bak`.
  */
 export async function removeLeftovers(
   dir: string,

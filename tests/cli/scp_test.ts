@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { run } from "../../cli/main.ts";
 import { Association } from "../../src/client.ts";
+import { writePart10 } from "../../src/dataset/part10.ts";
 import { cliScpArgs, recordingIo, spawnCliScp, waitForLine, withCliScp } from "./_io.ts";
 
 Deno.test("scp --help prints usage on stdout and exits 0", async () => {
@@ -155,8 +156,27 @@ Deno.test("scp --transfer-syntax with something other than a UID exits 2 with on
   assert.match(io.stderr[0], /--transfer-syntax must be a UID, got "JPEG"/);
 });
 
-Deno.test("scp as a process closes gracefully on SIGTERM and exits 0", async () => {
+/** Two small CT instances (1.2.3.71, 1.2.3.72) as Part 10 files in `dir`. */
+async function ctFiles(dir: string): Promise<string[]> {
+  const paths: string[] = [];
+  for (const uid of ["1.2.3.71", "1.2.3.72"]) {
+    const path = `${dir}/${uid}.dcm`;
+    await Deno.writeFile(
+      path,
+      await writePart10({
+        "00080016": { vr: "UI", Value: ["1.2.840.10008.5.1.4.1.1.2"] },
+        "00080018": { vr: "UI", Value: [uid] },
+        "00100010": { vr: "PN", Value: [{ Alphabetic: "Doe^John" }] },
+      }),
+    );
+    paths.push(path);
+  }
+  return paths;
+}
+
+Deno.test("scp as a process closes gracefully on SIGTERM, exits 0 and leaves no temp file in the store", async () => {
   const store = await Deno.makeTempDir();
+  const sources = await Deno.makeTempDir();
   const child = spawnCliScp(store);
   const decoder = new TextDecoder();
   const io = recordingIo();
@@ -170,6 +190,9 @@ Deno.test("scp as a process closes gracefully on SIGTERM and exits 0", async () 
     const [, port] = await waitForLine(io, /^listening on 127\.0\.0\.1:(\d+) as DIMSE$/);
     const echoIo = recordingIo();
     assert.equal(await run(["echo", `127.0.0.1:${port}`], echoIo), 0);
+    // Two instances: the second is written into the temp file made ahead after the first.
+    const storeIo = recordingIo();
+    assert.equal(await run(["store", `127.0.0.1:${port}`, ...await ctFiles(sources)], storeIo), 0);
   } finally {
     child.kill("SIGTERM");
   }
@@ -179,7 +202,11 @@ Deno.test("scp as a process closes gracefully on SIGTERM and exits 0", async () 
   assert.equal(status.code, 0, stderr);
   assert.equal(io.stdout.at(-1), "closed");
   assert.match(stderr, /association released: DIMSE-SCU@127\.0\.0\.1:\d+ -> ANY-SCP/);
+  const names = [...Deno.readDirSync(store)].map((e) => e.name).sort();
+  assert.deepEqual(names.filter((name) => name.endsWith(".dcm")), ["1.2.3.71.dcm", "1.2.3.72.dcm"]);
+  assert.deepEqual(names.filter((name) => name.endsWith(".tmp")), []);
   await Deno.remove(store, { recursive: true });
+  await Deno.remove(sources, { recursive: true });
 });
 
 for (const [args, performed] of [[[], 16], [["--window", "3"], 3]] as const) {

@@ -130,6 +130,44 @@ Deno.test("an association aborted mid-instance leaves neither a file nor a temp 
   }
 });
 
+Deno.test("an instance aborted mid-way while written into the temp file made ahead leaves neither that file nor another", async () => {
+  for (const fsync of [false, true]) {
+    const { scp, dir, close } = await startStorageScp([], { fsync, spareTempFile: true });
+    try {
+      const assoc = await connect(scp.port);
+      const first = await ctBytes("1.2.3.4.6", 64);
+      assert.equal(
+        (await assoc.request(cStoreCommand("1.2.3.4.6"), { dataSet: first }))
+          .command.status,
+        0,
+      );
+      // The spare made after the first response: the next instance takes it.
+      await waitUntil(() => listAll(dir).length === 2, "the temp file made ahead");
+      const [spare] = listAll(dir).filter((name) => name.startsWith("."));
+      assert.match(spare, /^\.[0-9a-f-]{36}\.tmp$/);
+      const halfADataSet = async function* (): AsyncGenerator<Uint8Array> {
+        for (let i = 0; i < 16; i++) yield new Uint8Array(65536);
+        await new Promise(() => {}); // the rest never comes
+      };
+      const pending = assoc.request(cStoreCommand("1.2.3.4.7"), { dataSet: halfADataSet() })
+        .catch((e) => e);
+      await waitUntil(() => {
+        try {
+          return Deno.statSync(`${dir}/${spare}`).size > 65536;
+        } catch {
+          return false;
+        }
+      }, "the instance written into the spare");
+      await assoc.abort();
+      await pending;
+      await waitUntil(() => listAll(dir).length === 1, "the temp file to go");
+      assert.deepEqual(listAll(dir), ["1.2.3.4.6.dcm"], `fsync ${fsync}`);
+    } finally {
+      await close();
+    }
+  }
+});
+
 Deno.test("a SOP Instance UID that is a path is answered 0117 and nothing is written anywhere", async () => {
   const parent = await Deno.makeTempDir();
   const dir = `${parent}/store`;

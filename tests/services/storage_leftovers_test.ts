@@ -6,17 +6,23 @@ import { reindex } from "../../src/store/reindex.ts";
 
 const UUID = "0f8fad5b-d9cb-469f-a165-70867728950e";
 
-Deno.test("removeLeftovers removes hidden temp files and backups in every folder once they are old enough, and nothing else", async () => {
+Deno.test("removeLeftovers removes hidden temp files (of an instance, or made ahead of one) and backups in every folder once they are old enough, and nothing else", async () => {
   const dir = await Deno.makeTempDir();
   try {
     await Deno.mkdir(`${dir}/1.2/1.2.3`, { recursive: true });
-    const leftovers = [`.1.2.3.4.${UUID}.tmp`, `1.2/1.2.3/.1.2.3.5.${UUID}.bak`];
+    const leftovers = [
+      `.1.2.3.4.${UUID}.tmp`,
+      `1.2/1.2.3/.1.2.3.5.${UUID}.bak`,
+      `.${UUID}.tmp`,
+    ];
     const kept = [
       "1.2.3.4.dcm",
       ".dimse-index.sqlite",
       `.notes.${UUID}.tmp`,
       `1.2/1.2.3/1.2.3.5.dcm`,
       `.1.2.3.6.${UUID}.tmp.other`,
+      `.${UUID}.bak.x`,
+      `.x${UUID}.tmp`,
     ];
     for (const name of [...leftovers, ...kept]) await Deno.writeTextFile(`${dir}/${name}`, "x");
 

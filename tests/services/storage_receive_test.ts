@@ -215,6 +215,7 @@ Deno.test("a data set of several megabytes arrives whole, byte for byte, with fs
     await assoc.release();
     const file = await Deno.readFile(`${dir}/${uid}.dcm`);
     assert.deepEqual(file.subarray(file.length - bytes.length), bytes);
+    await scp.close({ timeoutMs: 1000 });
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [`${uid}.dcm`]);
   } finally {
     await close();
@@ -245,7 +246,53 @@ Deno.test("with fsync off, data sets in one piece and in many, through PDUs of 4
         await assertStoredFile(dir, uid, EXPLICIT_LE, bytes, uid);
       }
       await assoc.release();
+      // Closed, the SCP leaves no temp file (nor the one it made ahead for a next instance).
+      await scp.close({ timeoutMs: 1000 });
       assert.deepEqual([...Deno.readDirSync(dir)].filter((e) => e.name.startsWith(".")), []);
+    } finally {
+      await close();
+    }
+  }
+});
+
+/** A temp file made ahead of its instance: `.<uuid>.tmp`. */
+const SPARE = /^\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.tmp$/;
+
+Deno.test("once an instance is answered an empty temp file is made ahead, the next instance is written into it, and closing the SCP removes the one left", async () => {
+  for (const fsync of [false, true]) {
+    const { scp, dir, close } = await startStorageScp([], { fsync, spareTempFile: true });
+    const spares = () => [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => SPARE.test(n));
+    try {
+      const assoc = await connect(scp.port);
+      const first = await writeDataSet(ct("1.2.3.61"), { transferSyntax: EXPLICIT_LE });
+      assert.equal((await cStore(assoc, "1.2.3.61", first)).status, 0);
+      // With fsync on it is made by the runtime's I/O threads: it may take a moment.
+      for (let i = 0; i < 100 && spares().length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const [spare, ...more] = spares();
+      assert.ok(spare, `fsync ${fsync}: a spare after the first instance`);
+      assert.deepEqual(more, []);
+      const made = Deno.statSync(`${dir}/${spare}`);
+      assert.equal(made.size, 0);
+
+      const second = await writeDataSet(ct("1.2.3.62"), { transferSyntax: EXPLICIT_LE });
+      assert.equal((await cStore(assoc, "1.2.3.62", second)).status, 0);
+      await assertStoredFile(dir, "1.2.3.62", EXPLICIT_LE, second, `fsync ${fsync}`);
+      // The same file (inode), now under the instance's name; the spare's name is gone.
+      assert.equal(Deno.statSync(`${dir}/1.2.3.62.dcm`).ino, made.ino);
+      assert.ok(!spares().includes(spare));
+      await assertStoredFile(dir, "1.2.3.61", EXPLICIT_LE, first, `fsync ${fsync}`);
+
+      await assoc.release();
+      await scp.close({ timeoutMs: 1000 });
+      assert.deepEqual(
+        [...Deno.readDirSync(dir)].filter((e) =>
+          e.name.startsWith(".") &&
+          !e.name.startsWith(".dimse-index")
+        ),
+        [],
+      );
     } finally {
       await close();
     }
