@@ -1,7 +1,8 @@
 // A CliIo that records what a command prints, for running the CLI in-process.
 import { type CliIo, run } from "../../cli/main.ts";
 
-const MAIN = new URL("../../cli/main.ts", import.meta.url).pathname;
+/** The CLI entry point, for spawning it. */
+export const MAIN = new URL("../../cli/main.ts", import.meta.url).pathname;
 
 /** `scp` on a free port of 127.0.0.1 with its status endpoint as `http` says (a port, or off). */
 export function cliScpArgs(http: string): string[] {

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { run } from "../../cli/main.ts";
 import { Association } from "../../src/client.ts";
 import { writePart10 } from "../../src/dataset/part10.ts";
-import { cliScpArgs, recordingIo, spawnCliScp, waitForLine, withCliScp } from "./_io.ts";
+import { openSqliteIndex } from "../../src/store/sqlite_index.ts";
+import { cliScpArgs, MAIN, recordingIo, spawnCliScp, waitForLine, withCliScp } from "./_io.ts";
 
 Deno.test("scp --help prints usage on stdout and exits 0", async () => {
   const io = recordingIo();
@@ -66,6 +67,79 @@ Deno.test("scp answers C-ECHO, logs the association, serves /health, and exits 0
   assert.equal(io.stdout.at(-1), "closed");
   await Deno.remove(store, { recursive: true });
 });
+
+Deno.test("scp warms up before it listens: its instances go to a scratch folder it removes, not to the store, its index or its totals", async () => {
+  const store = await Deno.makeTempDir();
+  const scratch = await Deno.makeTempDir();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...cliScpArgs("0"), "--dir", store, "--warm-up", "40"],
+    env: { TMPDIR: scratch },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const io = recordingIo();
+  const decoder = new TextDecoder();
+  const pump = (async () => {
+    for await (const chunk of child.stdout) {
+      for (const line of decoder.decode(chunk).split("\n")) if (line) io.out(line);
+    }
+  })();
+  const errText = new Response(child.stderr).text();
+  try {
+    const [, port] = await waitForLine(io, /^listening on 127\.0\.0\.1:(\d+) as DIMSE$/);
+    const [, url] = await waitForLine(io, /^status on (http:\/\/127\.0\.0\.1:\d+\/)$/);
+    const warm = io.stdout.findIndex((line) => /^warm-up: 40 instance\(s\) in \d+ ms$/.test(line));
+    assert.ok(warm >= 0, io.stdout.join("\n"));
+    assert.ok(warm < io.stdout.findIndex((line) => line.startsWith("listening on")));
+    assert.deepEqual([...Deno.readDirSync(scratch)], [], "the scratch folder is removed");
+    const status = await (await fetch(`${url}status`)).json();
+    assert.equal(status.totals.associations.requested, 0);
+    assert.equal(status.totals.associations.accepted, 0);
+    assert.equal(await run(["echo", `127.0.0.1:${port}`], recordingIo()), 0);
+  } finally {
+    child.kill("SIGTERM");
+  }
+  assert.equal((await child.status).code, 0, await errText);
+  await pump;
+  assert.deepEqual(
+    [...Deno.readDirSync(store)].map((e) => e.name).filter((n) => !n.startsWith(".dimse-index")),
+    [],
+  );
+  const index = openSqliteIndex(store);
+  try {
+    assert.deepEqual([...index.entries()], []);
+  } finally {
+    await index.close();
+  }
+  await Deno.remove(store, { recursive: true });
+  await Deno.remove(scratch, { recursive: true });
+});
+
+for (
+  const [transferSyntax, outcome] of [["1.2.840.10008.1.2", "warm-up: 4 instance"], [
+    "1.2.840.10008.1.2.4.50",
+    "warm-up failed",
+  ]] as const
+) {
+  Deno.test(`scp --transfer-syntax ${transferSyntax} warms up in it when it can write it, else serves without the warm-up`, async () => {
+    const store = await Deno.makeTempDir();
+    const stop = new AbortController();
+    const io = recordingIo(stop.signal);
+    const args = ["--dir", store, "--transfer-syntax", transferSyntax, "--warm-up", "4"];
+    const running = run([...cliScpArgs("off"), ...args], io);
+    try {
+      await waitForLine(io, /^listening on /);
+      const lines = [...io.stdout, ...io.stderr].join("\n");
+      assert.ok(lines.includes(outcome), lines);
+      assert.doesNotMatch(lines, /^storage: /m, "no instance refused");
+    } finally {
+      stop.abort();
+    }
+    assert.equal(await running, 0);
+    await Deno.remove(store, { recursive: true });
+  });
+}
 
 Deno.test("scp with --allow rejects other calling AE titles and logs the reason", async () => {
   const code = await withCliScp(["--allow", "FRIEND"], async (port, io) => {
