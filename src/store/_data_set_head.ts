@@ -7,6 +7,9 @@
  * malformed or truncated encoding): the caller then uses that reader, which also reports the
  * errors. Little endian only (PS3.5 §7.1, Annex A.1, A.2).
  *
+ * The scan runs once per received instance on the way to the C-STORE response, so the walk
+ * reads the bytes directly, compares tags as numbers, and allocates only for what it keeps.
+ *
  * @module
  */
 import { CharacterSet, DEFAULT_CHARACTER_SET } from "../dataset/character_set.ts";
@@ -23,7 +26,7 @@ import {
 } from "../dataset/tag.ts";
 import type { TransferSyntax } from "../dataset/transfer_syntax.ts";
 import { decodeValue } from "../dataset/value.ts";
-import { hasLongLength, type Vr, vrOfBytes } from "../dataset/vr.ts";
+import { type Vr, VR_PROPERTIES } from "../dataset/vr.ts";
 
 /** What {@linkcode readDataSetHead} read. */
 export interface DataSetHead {
@@ -46,12 +49,60 @@ export interface DataSetHeadOptions {
 const UNDEFINED_LENGTH = 0xffffffff;
 const MAX_DEPTH = 64;
 
-/** Thrown inside the parser when the bytes need the general reader. */
+/**
+ * Thrown inside the parser when the bytes need the general reader. One instance, thrown as
+ * often as needed: an error made per throw would capture a stack, which costs more than the
+ * scan of a whole head (and a head split over PDVs is declined once per instance).
+ */
 class NotHandled extends Error {}
+const NOT_HANDLED = new NotHandled("Left to the general reader");
 
-interface Level {
-  dataSet: DataSet;
-  charset: CharacterSet;
+// The VR of an explicit VR element header (PS3.5 §7.1.2) is two upper-case letters: as a
+// number from 1 to 26 × 26 (its VR code) it indexes small tables, with no string built.
+const LETTERS = 26;
+const LETTER_A = 0x41;
+/** The VR of each VR code; undefined where the letters name none. */
+const VR_OF_CODE: (Vr | undefined)[] = new Array(LETTERS * LETTERS + 1).fill(undefined);
+/** How the value of each VR code is encoded: SHORT, LONG or SEQUENCE; 0 for no VR. */
+const FORM_OF_CODE = new Uint8Array(LETTERS * LETTERS + 1);
+/** A 2-byte value length in explicit VR. */
+const SHORT = 1;
+/** Two reserved bytes and a 4-byte value length in explicit VR (PS3.5 Table 7.1-1). */
+const LONG = 2;
+/** SQ: a 4-byte length, and items to walk. */
+const SEQUENCE = 3;
+for (const vr of Object.keys(VR_PROPERTIES) as Vr[]) {
+  const code = vrCodeOf(vr.charCodeAt(0), vr.charCodeAt(1));
+  VR_OF_CODE[code] = vr;
+  FORM_OF_CODE[code] = vr === "SQ" ? SEQUENCE : VR_PROPERTIES[vr].longLength ? LONG : SHORT;
+}
+
+/** The VR code of the letters `first`, `second`; 0 when either byte is not in A–Z. */
+function vrCodeOf(first: number, second: number): number {
+  const a = first - LETTER_A;
+  const b = second - LETTER_A;
+  if (a < 0 || a >= LETTERS || b < 0 || b >= LETTERS) return 0;
+  return a * LETTERS + b + 1;
+}
+
+/**
+ * The VR codes of the tags met in implicit VR, from the dictionary (PS3.5 §7.1.3): a dictionary
+ * lookup builds an entry object, and a head asks for one per element. Bounded as `tagToHex`
+ * bounds its names: data sets reuse a few thousand tags.
+ */
+const IMPLICIT_VR_CODE_OF_TAG = new Map<Tag, number>();
+const IMPLICIT_VR_CODE_LIMIT = 16384;
+
+function implicitVrCodeOf(tag: Tag): number {
+  let code = IMPLICIT_VR_CODE_OF_TAG.get(tag);
+  if (code === undefined) {
+    const vr = vrOf(tag);
+    code = vrCodeOf(vr.charCodeAt(0), vr.charCodeAt(1));
+    if (IMPLICIT_VR_CODE_OF_TAG.size < IMPLICIT_VR_CODE_LIMIT) {
+      IMPLICIT_VR_CODE_OF_TAG.set(tag, code);
+    }
+  }
+  return code;
 }
 
 /**
@@ -98,10 +149,9 @@ function parse(
   );
   const root: DataSet = {};
   try {
-    parser.elements({ dataSet: root, charset: DEFAULT_CHARACTER_SET }, undefined, 0);
-  } catch (error) {
-    if (error instanceof NotHandled) return undefined;
-    // A value the decoder rejects: the general reader says why.
+    parser.elements(root, Infinity, 0);
+  } catch {
+    // NotHandled, or a value the decoder rejects: the general reader says why.
     return undefined;
   }
   return { dataSet: root, stopped: parser.stopped, length: parser.position };
@@ -109,7 +159,6 @@ function parse(
 
 class HeadParser {
   readonly bytes: Uint8Array;
-  readonly view: DataView;
   readonly explicitVr: boolean;
   readonly stopAtTag: Tag;
   readonly bulkThreshold: number;
@@ -117,6 +166,8 @@ class HeadParser {
   readonly keep: ReadonlySet<Tag> | undefined;
   position = 0;
   stopped = false;
+  /** The character set of the data set or item being read (PS3.5 §6.1.2.3). */
+  charset: CharacterSet = DEFAULT_CHARACTER_SET;
 
   constructor(
     bytes: Uint8Array,
@@ -126,121 +177,142 @@ class HeadParser {
     keep: ReadonlySet<Tag> | undefined,
   ) {
     this.bytes = bytes;
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.explicitVr = explicitVr;
     this.stopAtTag = stopAtTag;
     this.bulkThreshold = bulkThreshold;
     this.keep = keep;
   }
 
-  need(n: number): void {
-    if (this.position + n > this.bytes.length) throw new NotHandled();
-  }
-
-  tagAt(at: number): Tag {
-    return this.view.getUint16(at, true) * 0x10000 + this.view.getUint16(at + 2, true);
-  }
-
-  /** The elements of a data set (depth 0) or item, until `end`, an item delimiter or the stop. */
-  elements(level: Level, end: number | undefined, depth: number): void {
+  /**
+   * The elements of a data set (depth 0) or item, until `end` (Infinity when the item's length
+   * is undefined), an item delimiter or the stop. `dataSet` takes the decoded elements; a scan
+   * gives undefined for items, whose elements it does not keep.
+   */
+  elements(dataSet: DataSet | undefined, end: number, depth: number): void {
+    const bytes = this.bytes;
+    const length = bytes.length;
     const topLevel = depth === 0;
-    const length = this.bytes.length;
+    const keep = this.keep;
     while (true) {
-      if (end !== undefined) {
-        if (this.position === end) return;
-        if (this.position > end) throw new NotHandled();
-      } else if (topLevel && this.position === length) {
+      let at = this.position;
+      if (at >= end) {
+        if (at > end) throw NOT_HANDLED;
         return;
       }
-      this.need(8);
-      const at = this.position;
-      const tag = this.tagAt(at);
+      if (topLevel && at === length) return;
+      if (at + 8 > length) throw NOT_HANDLED;
+      const tag = (bytes[at] | bytes[at + 1] << 8) * 0x10000 + (bytes[at + 2] | bytes[at + 3] << 8);
       if (topLevel && tag >= this.stopAtTag) {
         this.stopped = true;
         return;
       }
       if (tag === ItemDelimitationItemTag) {
-        if (end !== undefined || topLevel) throw new NotHandled();
-        this.position += 8;
+        if (end !== Infinity || topLevel) throw NOT_HANDLED;
+        this.position = at + 8;
         return;
       }
-      if (tag === SequenceDelimitationItemTag || tag === ItemTag) throw new NotHandled();
-      let vr: Vr;
+      if (tag === SequenceDelimitationItemTag || tag === ItemTag) throw NOT_HANDLED;
+      let code: number;
       let valueLength: number;
       if (this.explicitVr) {
-        const known = vrOfBytes(this.bytes[at + 4], this.bytes[at + 5]);
-        if (known === undefined) throw new NotHandled();
-        vr = known;
-        if (hasLongLength(vr)) {
-          this.need(12);
-          valueLength = this.view.getUint32(at + 8, true);
-          this.position += 12;
+        code = vrCodeOf(bytes[at + 4], bytes[at + 5]);
+        const form = FORM_OF_CODE[code];
+        if (form === SHORT) {
+          valueLength = bytes[at + 6] | bytes[at + 7] << 8;
+          at += 8;
+        } else if (form !== 0) {
+          if (at + 12 > length) throw NOT_HANDLED;
+          valueLength = uint32(bytes, at + 8);
+          at += 12;
         } else {
-          valueLength = this.view.getUint16(at + 6, true);
-          this.position += 8;
+          throw NOT_HANDLED;
         }
       } else {
-        vr = vrOf(tag);
-        valueLength = this.view.getUint32(at + 4, true);
-        this.position += 8;
+        code = implicitVrCodeOf(tag);
+        valueLength = uint32(bytes, at + 4);
+        at += 8;
       }
+      this.position = at;
+      const form = FORM_OF_CODE[code];
       if (valueLength === UNDEFINED_LENGTH) {
-        // Encapsulated fragments and UN sequences are left to the general reader.
-        if (vr !== "SQ" && (this.explicitVr || tag === PixelDataTag)) throw new NotHandled();
-        this.sequence(level, tag, undefined, depth);
+        // Encapsulated fragments and UN sequences are left to the general reader; in implicit
+        // VR an undefined length says the value is a sequence, whatever the dictionary says.
+        if (form !== SEQUENCE && (this.explicitVr || tag === PixelDataTag)) throw NOT_HANDLED;
+        this.sequence(dataSet, tag, Infinity, depth);
         continue;
       }
-      if (vr === "SQ") {
-        this.sequence(level, tag, valueLength, depth);
+      if (form === SEQUENCE) {
+        this.sequence(dataSet, tag, at + valueLength, depth);
         continue;
       }
-      this.need(valueLength);
+      const valueEnd = at + valueLength;
+      if (valueEnd > length) throw NOT_HANDLED;
       if (valueLength > this.bulkThreshold) {
-        if (this.keep === undefined) level.dataSet[tagToHex(tag)] = { vr };
+        if (keep === undefined) dataSet![tagToHex(tag)] = { vr: VR_OF_CODE[code]! };
       } else if (
-        this.keep === undefined || tag === SpecificCharacterSetTag ||
-        (topLevel && this.keep.has(tag))
+        keep === undefined || tag === SpecificCharacterSetTag || (topLevel && keep.has(tag))
       ) {
-        // A view: decodeValue copies what it keeps (little endian only here).
-        const value = this.bytes.subarray(this.position, this.position + valueLength);
-        const element = decodeValue(vr, value, true, level.charset);
-        if (tag === SpecificCharacterSetTag) level.charset = charsetOf(element);
-        level.dataSet[tagToHex(tag)] = element;
+        const element = this.decode(VR_OF_CODE[code]!, at, valueEnd);
+        if (tag === SpecificCharacterSetTag) this.charset = charsetOf(element);
+        if (dataSet !== undefined) dataSet[tagToHex(tag)] = element;
       }
-      this.position += valueLength;
+      this.position = valueEnd;
     }
   }
 
-  sequence(level: Level, tag: Tag, length: number | undefined, depth: number): void {
-    if (depth >= MAX_DEPTH) throw new NotHandled();
-    const element: DataElement = { vr: "SQ", Value: [] };
+  /** The items of a sequence, until `end` (Infinity when its length is undefined). */
+  sequence(dataSet: DataSet | undefined, tag: Tag, end: number, depth: number): void {
+    if (depth >= MAX_DEPTH) throw NOT_HANDLED;
     // A scan walks the items without keeping them.
-    if (this.keep === undefined) level.dataSet[tagToHex(tag)] = element;
-    const end = length === undefined ? undefined : this.position + length;
+    let items: DataSet[] | undefined;
+    if (this.keep === undefined) {
+      items = [];
+      dataSet![tagToHex(tag)] = { vr: "SQ", Value: items };
+    }
+    const bytes = this.bytes;
+    // Each item starts with the character set of the data set holding the sequence.
+    const charset = this.charset;
     while (true) {
-      if (end !== undefined && this.position >= end) {
-        if (this.position > end) throw new NotHandled();
+      const at = this.position;
+      if (at >= end) {
+        if (at > end) throw NOT_HANDLED;
         return;
       }
-      this.need(8);
-      const itemTag = this.tagAt(this.position);
-      const itemLength = this.view.getUint32(this.position + 4, true);
-      this.position += 8;
+      if (at + 8 > bytes.length) throw NOT_HANDLED;
+      const itemTag = (bytes[at] | bytes[at + 1] << 8) * 0x10000 +
+        (bytes[at + 2] | bytes[at + 3] << 8);
+      const itemLength = uint32(bytes, at + 4);
+      this.position = at + 8;
       if (itemTag === SequenceDelimitationItemTag) {
-        if (end !== undefined) throw new NotHandled();
+        if (end !== Infinity) throw NOT_HANDLED;
         return;
       }
-      if (itemTag !== ItemTag) throw new NotHandled();
-      const item: DataSet = {};
-      element.Value!.push(item);
-      const defined = itemLength !== UNDEFINED_LENGTH;
+      if (itemTag !== ItemTag) throw NOT_HANDLED;
+      let item: DataSet | undefined;
+      if (items !== undefined) {
+        item = {};
+        items.push(item);
+      }
+      this.charset = charset;
       this.elements(
-        { dataSet: item, charset: level.charset },
-        defined ? this.position + itemLength : undefined,
+        item,
+        itemLength === UNDEFINED_LENGTH ? Infinity : at + 8 + itemLength,
         depth + 1,
       );
+      this.charset = charset;
     }
   }
+
+  /** The value from `start` to `end` as the DICOM JSON model holds it. */
+  decode(vr: Vr, start: number, end: number): DataElement {
+    // A view: decodeValue copies what it keeps (little endian only here).
+    return decodeValue(vr, this.bytes.subarray(start, end), true, this.charset);
+  }
+}
+
+/** A little endian unsigned 32-bit number. */
+function uint32(bytes: Uint8Array, at: number): number {
+  return (bytes[at] | bytes[at + 1] << 8 | bytes[at + 2] << 16 | bytes[at + 3] << 24) >>> 0;
 }
 
 function charsetOf(element: DataElement): CharacterSet {
