@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { CharacterSet, DEFAULT_CHARACTER_SET } from "../dataset/character_set.ts";
+import { CharacterSet, decodeLatin1, DEFAULT_CHARACTER_SET } from "../dataset/character_set.ts";
 import type { DataElement, DataSet } from "../dataset/dataset.ts";
 import { vrOf } from "../dataset/dictionary.ts";
 import {
@@ -305,6 +305,10 @@ class HeadParser {
 
   /** The value from `start` to `end` as the DICOM JSON model holds it. */
   decode(vr: Vr, start: number, end: number): DataElement {
+    if (vr === "UI" || vr === "CS") {
+      const element = decodeSingleValue(vr, this.bytes, start, end);
+      if (element !== undefined) return element;
+    }
     // A view: decodeValue copies what it keeps (little endian only here).
     return decodeValue(vr, this.bytes.subarray(start, end), true, this.charset);
   }
@@ -315,6 +319,50 @@ function uint32(bytes: Uint8Array, at: number): number {
   return (bytes[at] | bytes[at + 1] << 8 | bytes[at + 2] << 16 | bytes[at + 3] << 24) >>> 0;
 }
 
+/**
+ * What `decodeValue` gives for a UI or CS value holding one value (no backslash, PS3.5 §6.4),
+ * without splitting the text and trimming the parts one by one: the SOP Class and Instance,
+ * Study and Series UIDs and the Specific Character Set of nearly every instance. Undefined for
+ * several values, left to `decodeValue`. Both VRs are ASCII, read a character a byte as
+ * `decodeLatin1` reads them; trailing spaces and NULs are padding (PS3.5 §6.2), and leading
+ * spaces are trimmed from a CS value only.
+ */
+function decodeSingleValue(
+  vr: "UI" | "CS",
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+): DataElement | undefined {
+  let last = end;
+  while (last > start && (bytes[last - 1] === 0x20 || bytes[last - 1] === 0x00)) last--;
+  let first = start;
+  if (vr === "CS") {
+    while (first < last && bytes[first] === 0x20) first++;
+  }
+  if (first === last) return { vr };
+  for (let i = first; i < last; i++) if (bytes[i] === 0x5c) return undefined;
+  return { vr, Value: [decodeLatin1(bytes.subarray(first, last))] };
+}
+
+/**
+ * The character sets of the Specific Character Set values met so far, by their terms joined
+ * with backslashes (a CS value holds none): a character set builds a text decoder, which costs
+ * more than the scan of a whole head, and the instances of a study repeat one value. A sender
+ * sends few values; the bound only guards against one inventing them.
+ */
+const CHARSET_OF_TERMS = new Map<string, CharacterSet>();
+const CHARSET_CACHE_LIMIT = 64;
+
 function charsetOf(element: DataElement): CharacterSet {
-  return new CharacterSet((element.Value ?? []).map((v) => (v ?? "") as string));
+  const values = element.Value ?? [];
+  const terms = () => values.map((v) => (v ?? "") as string);
+  if (element.vr !== "CS") return new CharacterSet(terms());
+  // A single term, the usual case, is its own key: no array to build before the lookup.
+  const key = values.length === 1 ? values[0] as string : terms().join("\\");
+  let charset = CHARSET_OF_TERMS.get(key);
+  if (charset === undefined) {
+    charset = new CharacterSet(terms());
+    if (CHARSET_OF_TERMS.size < CHARSET_CACHE_LIMIT) CHARSET_OF_TERMS.set(key, charset);
+  }
+  return charset;
 }
