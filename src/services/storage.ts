@@ -45,7 +45,7 @@ import {
   type TransferSyntax,
   transferSyntaxOf,
 } from "../dataset/transfer_syntax.ts";
-import { readDataSetHead, scanDataSetHead } from "../store/_data_set_head.ts";
+import { copyHead, readDataSetHead, scanDataSetHead } from "../store/_data_set_head.ts";
 import { releasePdvBytes } from "../ul/pdata.ts";
 import { SpareTempFile } from "./_spare_temp_file.ts";
 import type { IndexedInstance, InstanceIndex } from "../store/instance_index.ts";
@@ -699,12 +699,12 @@ function scanHead(
   // The first PDV usually holds everything before Pixel Data: try it alone before copying.
   if (head.length > 1) {
     const first = scanDataSetHead(head[0], ts, UID_TAGS, HEAD_OPTIONS);
-    if (first?.stopped) return new LazyHead(first.dataSet, head[0].slice(0, first.length), ts);
+    if (first?.stopped) return new LazyHead(first.dataSet, copyHead(head[0], first.length), ts);
   }
   const bytes = head.length === 1 ? head[0] : concatBytes(head);
   const scanned = scanDataSetHead(bytes, ts, UID_TAGS, HEAD_OPTIONS);
   if (scanned === undefined || !(scanned.stopped || headIsWhole)) return undefined;
-  return new LazyHead(scanned.dataSet, bytes.slice(0, scanned.length), ts);
+  return new LazyHead(scanned.dataSet, copyHead(bytes, scanned.length), ts);
 }
 
 /**

@@ -366,3 +366,31 @@ function charsetOf(element: DataElement): CharacterSet {
   }
   return charset;
 }
+
+/** Size of the buffers that short head copies share (see {@linkcode copyHead}). */
+const SHARED_COPY_BUFFER = 16 * 1024;
+/** Longest copy cut from a shared buffer: at least four share one. */
+const SHARED_COPY_LIMIT = SHARED_COPY_BUFFER / 4;
+let sharedCopyBuffer = new Uint8Array(0);
+let sharedCopyUsed = 0;
+
+/**
+ * A copy of the first `length` bytes of `bytes` (all of them when shorter): the head a caller
+ * keeps once the buffers it arrived in are reused. A buffer of its own costs about a
+ * microsecond to allocate, more than the scan of a typical head, so copies of up to 4 KiB are
+ * cut one after another from a buffer of 16 KiB; that buffer is freed once every copy cut
+ * from it is dropped (the Storage SCP drops its heads in the order it took them, as their
+ * index rows are written). Longer copies get a buffer of their own.
+ */
+export function copyHead(bytes: Uint8Array, length: number): Uint8Array {
+  length = Math.min(length, bytes.length);
+  if (length > SHARED_COPY_LIMIT) return bytes.slice(0, length);
+  if (sharedCopyUsed + length > sharedCopyBuffer.length) {
+    sharedCopyBuffer = new Uint8Array(SHARED_COPY_BUFFER);
+    sharedCopyUsed = 0;
+  }
+  const copy = sharedCopyBuffer.subarray(sharedCopyUsed, sharedCopyUsed + length);
+  copy.set(bytes.subarray(0, length));
+  sharedCopyUsed += length;
+  return copy;
+}

@@ -2,6 +2,7 @@
 // the same bytes, or no answer (the caller then uses the general reader).
 import assert from "node:assert/strict";
 import {
+  copyHead,
   type DataSetHead,
   readDataSetHead,
   scanDataSetHead,
@@ -562,5 +563,21 @@ Deno.test("a head cut anywhere, or with a byte changed anywhere, is scanned as t
         }
       }
     }
+  }
+});
+
+Deno.test("a copied head is the bytes asked for, apart from its source and from the copies before and after it", () => {
+  const source = new Uint8Array(20000).map((_, i) => i * 7);
+  const copies: { copy: Uint8Array; expected: Uint8Array }[] = [];
+  for (const length of [1320, 0, 1, 4095, 4096, 4097, 9000, 1320, 3000, 3000, 3000, 25000]) {
+    const from = source.subarray(length % 13);
+    const copy = copyHead(from, length);
+    copies.push({ copy, expected: from.slice(0, length) });
+  }
+  source.fill(0xee);
+  for (const { copy } of copies) copy.fill(0x11, 0, 1);
+  for (const [index, { copy, expected }] of copies.entries()) {
+    expected.fill(0x11, 0, 1);
+    assert.deepEqual(copy, expected, `copy ${index}`);
   }
 });
