@@ -346,9 +346,9 @@ function decodeSingleValue(
 
 /**
  * The character sets of the Specific Character Set values met so far, by their terms joined
- * with backslashes (a CS value holds none): a character set builds a text decoder, which costs
- * more than the scan of a whole head, and the instances of a study repeat one value. A sender
- * sends few values; the bound only guards against one inventing them.
+ * with backslashes (a CS value holds none): a character set builds a text decoder, over half a
+ * microsecond, and the instances of a study repeat one value. Senders use few values; the
+ * bound only guards against one inventing them.
  */
 const CHARSET_OF_TERMS = new Map<string, CharacterSet>();
 const CHARSET_CACHE_LIMIT = 64;
@@ -377,10 +377,10 @@ let sharedCopyUsed = 0;
 /**
  * A copy of the first `length` bytes of `bytes` (all of them when shorter): the head a caller
  * keeps once the buffers it arrived in are reused. A buffer of its own costs about a
- * microsecond to allocate, more than the scan of a typical head, so copies of up to 4 KiB are
- * cut one after another from a buffer of 16 KiB; that buffer is freed once every copy cut
- * from it is dropped (the Storage SCP drops its heads in the order it took them, as their
- * index rows are written). Longer copies get a buffer of their own.
+ * microsecond to allocate, half the scan of a typical head, so copies of up to 4 KiB are cut
+ * one after another from a buffer of 16 KiB; that buffer is freed once every copy cut from it
+ * is dropped (the Storage SCP drops its heads in the order it took them, as their index rows
+ * are written). Longer copies get a buffer of their own.
  */
 export function copyHead(bytes: Uint8Array, length: number): Uint8Array {
   length = Math.min(length, bytes.length);
