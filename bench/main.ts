@@ -2,7 +2,7 @@
  * Runs every benchmark of the project, one after another. Each bench module exports
  * `run(args): Promise<void>` and prints its own table; add new ones to {@link BENCHES}.
  * `deno task bench --quick` (or `DIMSE_BENCH_QUICK=1`) makes the storage table small;
- * `--only codec` or `--only storage` runs one table.
+ * `--only codec`, `--only head` or `--only storage` runs one table.
  *
  * @module
  */
@@ -17,6 +17,7 @@ export interface BenchModule {
 /** The bench modules by name, in the order they run. */
 export const BENCHES: Readonly<Record<string, () => Promise<BenchModule>>> = {
   codec: () => import("./codec_bench.ts"),
+  head: () => import("./head_bench.ts"),
   storage: () => import("./storage_bench.ts"),
 };
 
