@@ -59,15 +59,17 @@ export async function warmUp(
 ): Promise<WarmUpResult> {
   const started = performance.now();
   const dir = await Deno.makeTempDir({ prefix: "dimse-warm-up-" });
-  const index = openSqliteIndex(dir);
-  const scp = new Scp({
-    aeTitle: options.aeTitle,
-    port: 0,
-    hostname: "127.0.0.1",
-    services: makeServices(dir, index),
-    maxPduLength: options.maxPduLength,
-  });
+  let index: SqliteIndex | undefined;
+  let scp: Scp | undefined;
   try {
+    index = openSqliteIndex(dir);
+    scp = new Scp({
+      aeTitle: options.aeTitle,
+      port: 0,
+      hostname: "127.0.0.1",
+      services: makeServices(dir, index),
+      maxPduLength: options.maxPduLength,
+    });
     await scp.listen();
     const assoc = await Association.connect({
       host: "127.0.0.1",
@@ -107,8 +109,8 @@ export async function warmUp(
     }
     return { instances: options.instances, ms: performance.now() - started };
   } finally {
-    await scp.close({ timeoutMs: 1000 });
-    await index.close();
+    await scp?.close({ timeoutMs: 1000 });
+    await index?.close();
     await Deno.remove(dir, { recursive: true });
   }
 }
