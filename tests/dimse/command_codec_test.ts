@@ -385,6 +385,81 @@ Deno.test("decoding strips padding and ignores retired group 0000 elements", () 
   });
 });
 
+Deno.test("decoded strings are ISO 8859-1, one character per byte, at any length", () => {
+  const comment = [0x43, 0x61, 0x66, 0xe9, 0x20, 0x80, 0xff]; // "Café", U+0080, U+00FF
+  const long = "9".repeat(5000); // longer than any command set value should be
+  const bytes = commandSet(
+    el(0x0002, ui(long)),
+    el(0x0100, us(0x8001)),
+    el(0x0800, us(0x0101)),
+    el(0x0902, [...comment, 0x20]),
+  );
+  assert.deepEqual(decodeCommandSet(bytes), {
+    affectedSopClassUid: long,
+    commandField: 0x8001,
+    commandDataSetType: 0x0101,
+    errorComment: "Caf\u00e9 \u0080\u00ff",
+  });
+  // Strings of every length up to the longest UID.
+  for (let n = 0; n <= 64; n++) {
+    const uid = "1.".repeat(32).slice(0, n);
+    const command: CommandSet = {
+      affectedSopInstanceUid: uid,
+      commandField: CommandField.C_STORE_RSP,
+      commandDataSetType: 0x0101,
+    };
+    const decoded = decodeCommandSet(encodeCommandSet(command));
+    assert.equal(decoded.affectedSopInstanceUid, uid.replace(/\0$/, ""), `length ${n}`);
+  }
+});
+
+Deno.test("command sets round-trip across a growth of the codec's memory", () => {
+  const small: CommandSet = {
+    affectedSopClassUid: VERIFICATION,
+    commandField: CommandField.C_ECHO_RQ,
+    messageId: 1,
+    commandDataSetType: 0x0101,
+  };
+  const smallBytes = encodeCommandSet(small);
+  // 2 MiB of tags: more than the codec's memory holds at the start, so it grows (and the
+  // views of it taken before are of a buffer no longer in use).
+  const tags = Array.from({ length: 1 << 19 }, (_, i) => (i * 2654435761) >>> 0);
+  const large: CommandSet = {
+    requestedSopClassUid: "1.2.840.10008.3.1.2.3.3",
+    commandField: CommandField.N_GET_RQ,
+    messageId: 2,
+    commandDataSetType: 0x0101,
+    requestedSopInstanceUid: INSTANCE,
+    attributeIdentifierList: tags,
+  };
+  const largeBytes = encodeCommandSet(large);
+  assert.ok(largeBytes.length > 4 * tags.length);
+  assert.deepEqual(decodeCommandSet(largeBytes), large);
+  assert.deepEqual(encodeCommandSet(small), smallBytes);
+  assert.deepEqual(decodeCommandSet(smallBytes), small);
+});
+
+Deno.test("a command set refused for a bad value leaves nothing of it in the next one", () => {
+  const refused = {
+    affectedSopClassUid: CT_IMAGE,
+    commandField: CommandField.C_STORE_RSP,
+    messageIdBeingRespondedTo: 1,
+    commandDataSetType: 0x0101,
+    status: 0x10000, // too large for US: found while the entries are written
+    affectedSopInstanceUid: INSTANCE,
+  };
+  assert.throws(() => encodeCommandSet(refused), CommandSetError);
+  assert.throws(
+    () => encodeCommandSet({ ...refused, status: 0, offendingElement: 5 as unknown as number[] }),
+    CommandSetError,
+  );
+  const echo: CommandSet = { commandField: CommandField.C_ECHO_RQ, commandDataSetType: 0x0101 };
+  assert.deepEqual(
+    [...encodeCommandSet(echo)],
+    [...commandSet(el(0x0100, us(0x0030)), el(0x0800, us(0x0101)))],
+  );
+});
+
 // ---- DCMTK conversations (tests/fixtures/dcmtk/) ----
 
 const FIXTURES = new URL("../fixtures/dcmtk/", import.meta.url);
