@@ -11,11 +11,11 @@ import {
   dataSetChunks,
   type DataSetSource,
   type DimseMessage,
-  encodeCommand,
   MessageAssembler,
   readWholeDataSet,
 } from "./message.ts";
 import { statusCategory } from "./status.ts";
+import { encodeCommandSetView } from "./_command_set_codec.ts";
 import { type PdvData, type PdvHeader, ProtocolError } from "../ul/association.ts";
 import type { NegotiatedAssociation } from "../ul/negotiation.ts";
 import { PDataWriter } from "../ul/pdata.ts";
@@ -280,7 +280,9 @@ export class Dispatcher {
   ): Promise<void> {
     if (this.#ended) throw this.#ended;
     const sink = this.#options.sink;
-    const bytes = encodeCommand(command);
+    // A view of the shared codec's memory, which the writer below copies into the PDU it
+    // builds before anything else uses that codec: no copy of the command set of its own.
+    const bytes = encodeCommandSetView(command);
     const writer = this.#writer;
     if (!dataSet) {
       await sink.sendPData(writer.writeAndFlush(presentationContextId, true, bytes, true));
