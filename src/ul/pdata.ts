@@ -338,6 +338,10 @@ export interface PDataWriterOptions {
 export class PDataWriter {
   #codec: CodecInstance;
   #maxPduLength: number;
+  /** The codec's memory buffer the views below are of (a growth of the memory replaces it). */
+  #buffer?: ArrayBufferLike;
+  #bytes: Uint8Array = EMPTY;
+  #words: Uint32Array = new Uint32Array(0);
 
   /** Creates a writer with a codec instance of its own; throws RangeError for a max below 7. */
   constructor(options: PDataWriterOptions) {
@@ -371,33 +375,9 @@ export class PDataWriter {
     bytes: Uint8Array,
     isLast: boolean,
   ): Uint8Array {
-    if (
-      !Number.isInteger(presentationContextId) || presentationContextId < 1 ||
-      presentationContextId > 255 || presentationContextId % 2 === 0
-    ) {
-      throw new RangeError(
-        `Presentation context id must be odd, from 1 to 255, got ${presentationContextId}`,
-      );
-    }
-    const { fn, memory } = this.#codec;
-    const count = fn.pdata_writer_write(
-      presentationContextId,
-      isCommand ? 1 : 0,
-      bytes.length,
-      isLast ? 1 : 0,
-    );
-    if (count < 0) throw new RangeError(`Cannot hold a fragment of ${bytes.length} bytes`);
-    const buffer = memory.buffer;
-    const out = new Uint8Array(buffer);
-    const segments = new Uint32Array(buffer, fn.pdata_writer_segments(), count * 3);
-    for (let i = 0; i < count * 3; i += 3) {
-      const at = segments[i];
-      const from = segments[i + 1];
-      const n = segments[i + 2];
-      if (n === 1) out[at] = bytes[from];
-      else out.set(bytes.subarray(from, from + n), at);
-    }
-    return new Uint8Array(buffer, fn.pdata_writer_output(), fn.pdata_writer_output_length());
+    this.#layOut(presentationContextId, isCommand, bytes, isLast);
+    const fn = this.#codec.fn;
+    return this.#view(fn.pdata_writer_output(), fn.pdata_writer_output_length());
   }
 
   /**
@@ -410,20 +390,24 @@ export class PDataWriter {
     bytes: Uint8Array,
     isLast: boolean,
   ): Uint8Array {
-    const written = this.write(presentationContextId, isCommand, bytes, isLast);
-    if (written.length === 0) return this.flush();
+    this.#layOut(presentationContextId, isCommand, bytes, isLast);
+    const fn = this.#codec.fn;
+    const start = fn.pdata_writer_output();
+    const length = fn.pdata_writer_output_length();
+    if (length === 0) return this.flush();
     // After a last fragment no byte is held back, so the flush closes the PDU being filled in
     // place, right after the PDUs just written: one view covers both. Mid-stream, a held-back
     // byte may start the next PDU where the written ones are: those are copied first.
-    const head = isLast ? written : written.slice();
-    const rest = this.flush();
-    if (rest.length === 0) return head;
-    if (isLast && rest.byteOffset === written.byteOffset + written.length) {
-      return new Uint8Array(rest.buffer, written.byteOffset, written.length + rest.length);
-    }
-    const out = new Uint8Array(head.length + rest.length);
+    const copied = isLast ? undefined : this.#view(start, length).slice();
+    fn.pdata_writer_flush();
+    const restStart = fn.pdata_writer_output();
+    const restLength = fn.pdata_writer_output_length();
+    if (isLast && restStart === start + length) return this.#view(start, length + restLength);
+    const head = copied ?? this.#view(start, length);
+    if (restLength === 0) return head;
+    const out = new Uint8Array(head.length + restLength);
     out.set(head);
-    out.set(rest, head.length);
+    out.set(this.#view(restStart, restLength), head.length);
     return out;
   }
 
@@ -432,12 +416,64 @@ export class PDataWriter {
    * it whenever the caller is about to wait (end of a message, before awaiting more data).
    */
   flush(): Uint8Array {
-    const { fn, memory } = this.#codec;
+    const fn = this.#codec.fn;
     fn.pdata_writer_flush();
-    return new Uint8Array(
-      memory.buffer,
-      fn.pdata_writer_output(),
-      fn.pdata_writer_output_length(),
+    return this.#view(fn.pdata_writer_output(), fn.pdata_writer_output_length());
+  }
+
+  /** Lays out a fragment's PDUs in the codec's memory and copies its bytes into their gaps. */
+  #layOut(
+    presentationContextId: number,
+    isCommand: boolean,
+    bytes: Uint8Array,
+    isLast: boolean,
+  ): void {
+    if (
+      !Number.isInteger(presentationContextId) || presentationContextId < 1 ||
+      presentationContextId > 255 || presentationContextId % 2 === 0
+    ) {
+      throw new RangeError(
+        `Presentation context id must be odd, from 1 to 255, got ${presentationContextId}`,
+      );
+    }
+    const fn = this.#codec.fn;
+    const count = fn.pdata_writer_write(
+      presentationContextId,
+      isCommand ? 1 : 0,
+      bytes.length,
+      isLast ? 1 : 0,
     );
+    if (count < 0) throw new RangeError(`Cannot hold a fragment of ${bytes.length} bytes`);
+    this.#refreshViews();
+    const out = this.#bytes;
+    const segments = this.#words;
+    // Segments are 3 u32 each at an address the codec's allocator aligns to 16 bytes.
+    const first = fn.pdata_writer_segments() >>> 2;
+    for (let i = first; i < first + count * 3; i += 3) {
+      const at = segments[i];
+      const from = segments[i + 1];
+      const n = segments[i + 2];
+      if (n === 1) out[at] = bytes[from];
+      else if (n === bytes.length) out.set(bytes, at);
+      else out.set(bytes.subarray(from, from + n), at);
+    }
+  }
+
+  /** A view of the codec's memory, valid until the next call on this writer. */
+  #view(at: number, length: number): Uint8Array {
+    this.#refreshViews();
+    return this.#bytes.subarray(at, at + length);
+  }
+
+  /**
+   * Takes the views of the codec's memory again if it has grown since: kept across calls, as
+   * views made for each call cost more than laying out a small command.
+   */
+  #refreshViews(): void {
+    const buffer = this.#codec.memory.buffer;
+    if (buffer === this.#buffer) return;
+    this.#buffer = buffer;
+    this.#bytes = new Uint8Array(buffer);
+    this.#words = new Uint32Array(buffer);
   }
 }
