@@ -8,7 +8,7 @@
 import type { CommandSet } from "../dimse/command.ts";
 import type { DimseResponse, IncomingRequest, RequestOptions } from "../dimse/dispatcher.ts";
 import type { DataSetSource } from "../dimse/message.ts";
-import type { NegotiatedAssociation } from "../ul/negotiation.ts";
+import type { AcceptedPresentationContext, NegotiatedAssociation } from "../ul/negotiation.ts";
 import { TransferSyntax } from "../ul/uids.ts";
 
 /** Transfer syntaxes a service takes when it does not say, in our order of preference. */
@@ -181,6 +181,34 @@ function cachedServiceFor(
   return service;
 }
 
+const CONTEXT_CACHE = new WeakMap<
+  readonly AcceptedPresentationContext[],
+  { count: number; byId: (AcceptedPresentationContext | undefined)[] }
+>();
+
+/**
+ * The accepted context of a presentation context id, from a table made once per list of
+ * accepted contexts: a request would otherwise search the list (storescu proposes 128
+ * contexts). A list that has grown or shrunk since is indexed afresh.
+ */
+function acceptedContext(
+  accepted: readonly AcceptedPresentationContext[],
+  presentationContextId: number,
+): AcceptedPresentationContext | undefined {
+  let cache = CONTEXT_CACHE.get(accepted);
+  if (!cache || cache.count !== accepted.length) {
+    // Ids are odd, 1–255 (PS3.8 §9.3.2.2); the first context with an id wins, as in a search.
+    const byId: (AcceptedPresentationContext | undefined)[] = new Array(256).fill(undefined);
+    for (let i = accepted.length - 1; i >= 0; i--) {
+      const id = accepted[i].presentationContextId;
+      if (Number.isInteger(id) && id >= 0 && id < 256) byId[id] = accepted[i];
+    }
+    cache = { count: accepted.length, byId };
+    CONTEXT_CACHE.set(accepted, cache);
+  }
+  return cache.byId[presentationContextId];
+}
+
 /**
  * Performs an incoming request with the service registered for its presentation context's
  * abstract syntax, sending pending and final responses. A handler that throws answers
@@ -196,13 +224,14 @@ export async function performRequest(
   },
 ): Promise<void> {
   const { message } = incoming;
-  const pc = context.association.negotiated.accepted.find((c) =>
-    c.presentationContextId === message.presentationContextId
+  const pc = acceptedContext(
+    context.association.negotiated.accepted,
+    message.presentationContextId,
   );
   const abstractSyntax = pc?.abstractSyntax ?? "";
   const service = cachedServiceFor(services, abstractSyntax);
   const send = async (response: ServiceResponse, name: string) => {
-    const command: Record<string, unknown> = { ...(response.command ?? {}) };
+    const command: Record<string, unknown> = { ...response.command };
     command.status = response.status;
     if (command.affectedSopClassUid === undefined) {
       command.affectedSopClassUid = message.command.affectedSopClassUid ?? abstractSyntax;
