@@ -164,16 +164,23 @@ export class MessageAssembler {
       if (hasDataSet(command)) {
         this.#mode = "data";
         this.#cancelled = false;
+        // A stream keeps its controller: once its data set has ended (received whole, maybe
+        // not read) it can still be cancelled, which must leave alone the data set of a later
+        // message being received meanwhile (with an asynchronous operations window).
+        let own: ReadableStreamDefaultController<Uint8Array> | undefined;
         const dataSet = new ReadableStream<Uint8Array>({
           start: (controller) => {
+            own = controller;
             this.#controller = controller;
           },
           pull: () => {
+            if (own !== this.#controller) return;
             const waiter = this.#pullWaiter;
             this.#pullWaiter = undefined;
             waiter?.();
           },
           cancel: () => {
+            if (own !== this.#controller) return;
             this.#cancelled = true;
             const waiter = this.#pullWaiter;
             this.#pullWaiter = undefined;
