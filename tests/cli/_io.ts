@@ -1,8 +1,7 @@
 // A CliIo that records what a command prints, for running the CLI in-process.
 import { type CliIo, run } from "../../cli/main.ts";
 
-/** The CLI entry point, for spawning it. */
-export const MAIN = new URL("../../cli/main.ts", import.meta.url).pathname;
+const MAIN = new URL("../../cli/main.ts", import.meta.url).pathname;
 
 /** `scp` on a free port of 127.0.0.1 with its status endpoint as `http` says (a port, or off). */
 export function cliScpArgs(http: string): string[] {
@@ -10,16 +9,32 @@ export function cliScpArgs(http: string): string[] {
 }
 
 /**
- * Starts `dimse scp --port 0 --host 127.0.0.1 --http 0 --dir store` as a process of its own,
- * stdout and stderr piped.
+ * Starts `dimse scp --port 0 --host 127.0.0.1 --http 0 --dir store` (then `options.args`) as a
+ * process of its own, with `options.env` added to its environment, stdout and stderr piped.
  */
-export function spawnCliScp(store: string): Deno.ChildProcess {
+export function spawnCliScp(
+  store: string,
+  options: { args?: string[]; env?: Record<string, string> } = {},
+): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...cliScpArgs("0"), "--dir", store],
+    args: ["run", "-A", MAIN, ...cliScpArgs("0"), "--dir", store, ...options.args ?? []],
+    env: options.env,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+}
+
+/** Records each line a spawned process prints on stdout into `io`; resolves at its end. */
+export async function recordStdout(child: Deno.ChildProcess, io: RecordingIo): Promise<void> {
+  const decoder = new TextDecoder();
+  let partial = "";
+  for await (const chunk of child.stdout) {
+    const lines = (partial + decoder.decode(chunk, { stream: true })).split("\n");
+    partial = lines.pop()!;
+    for (const line of lines) if (line) io.out(line);
+  }
+  if (partial) io.out(partial);
 }
 
 /** Recorded output of one in-process run. */

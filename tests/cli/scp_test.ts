@@ -3,7 +3,14 @@ import { run } from "../../cli/main.ts";
 import { Association } from "../../src/client.ts";
 import { writePart10 } from "../../src/dataset/part10.ts";
 import { openSqliteIndex } from "../../src/store/sqlite_index.ts";
-import { cliScpArgs, MAIN, recordingIo, spawnCliScp, waitForLine, withCliScp } from "./_io.ts";
+import {
+  cliScpArgs,
+  recordingIo,
+  recordStdout,
+  spawnCliScp,
+  waitForLine,
+  withCliScp,
+} from "./_io.ts";
 
 Deno.test("scp --help prints usage on stdout and exits 0", async () => {
   const io = recordingIo();
@@ -71,20 +78,9 @@ Deno.test("scp answers C-ECHO, logs the association, serves /health, and exits 0
 Deno.test("scp warms up before it listens: its instances go to a scratch folder it removes, not to the store, its index or its totals", async () => {
   const store = await Deno.makeTempDir();
   const scratch = await Deno.makeTempDir();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...cliScpArgs("0"), "--dir", store, "--warm-up", "40"],
-    env: { TMPDIR: scratch },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = spawnCliScp(store, { args: ["--warm-up", "40"], env: { TMPDIR: scratch } });
   const io = recordingIo();
-  const decoder = new TextDecoder();
-  const pump = (async () => {
-    for await (const chunk of child.stdout) {
-      for (const line of decoder.decode(chunk).split("\n")) if (line) io.out(line);
-    }
-  })();
+  const pump = recordStdout(child, io);
   const errText = new Response(child.stderr).text();
   try {
     const [, port] = await waitForLine(io, /^listening on 127\.0\.0\.1:(\d+) as DIMSE$/);
@@ -252,13 +248,8 @@ Deno.test("scp as a process closes gracefully on SIGTERM, exits 0 and leaves no 
   const store = await Deno.makeTempDir();
   const sources = await Deno.makeTempDir();
   const child = spawnCliScp(store);
-  const decoder = new TextDecoder();
   const io = recordingIo();
-  const pump = (async () => {
-    for await (const chunk of child.stdout) {
-      for (const line of decoder.decode(chunk).split("\n")) if (line) io.out(line);
-    }
-  })();
+  const pump = recordStdout(child, io);
   const errText = new Response(child.stderr).text();
   try {
     const [, port] = await waitForLine(io, /^listening on 127\.0\.0\.1:(\d+) as DIMSE$/);
