@@ -214,13 +214,16 @@ export function storage(options: StorageOptions): Service {
   /** Bytes of heads held by index rows this service queued since it last asked for a flush. */
   let queuedHeadBytes = 0;
   const index = options.index;
-  /** Asks the index to write its queue, once the response is on its way, when rows hold much. */
-  const flushWhenFull = index?.flush === undefined ? () => undefined : () => {
-    if (queuedHeadBytes <= QUEUED_HEADS_LIMIT) return undefined;
-    queuedHeadBytes = 0;
-    return () => {
-      index.flush!().catch((error) => log(`storage: index: ${describe(error)}`));
-    };
+  /**
+   * What follows each success response: the index is asked to write its queue when its rows
+   * hold much, and the next instance's temp file is made while the peer reads its next file.
+   */
+  const afterSend = () => {
+    if (index?.flush !== undefined && queuedHeadBytes > QUEUED_HEADS_LIMIT) {
+      queuedHeadBytes = 0;
+      index.flush().catch((error) => log(`storage: index: ${describe(error)}`));
+    }
+    spares?.refill();
   };
   return {
     name: "storage",
@@ -375,12 +378,6 @@ export function storage(options: StorageOptions): Service {
             log(`storage: onStored failed for ${sopInstanceUid}: ${describe(error)}`);
           }
         }
-        const flush = flushWhenFull();
-        // The next instance's temp file is made while the peer reads its next file.
-        const afterSend = () => {
-          flush?.();
-          spares?.refill();
-        };
         if (status.status === Status.SUCCESS) {
           return { status: Status.SUCCESS, command: answer, afterSend };
         }
