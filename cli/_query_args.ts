@@ -16,7 +16,6 @@ import {
 import type { Association } from "../src/client.ts";
 import { statusHex } from "../src/dimse/status.ts";
 import {
-  associate,
   type AssociationArgs,
   type CliIo,
   consoleIo,
@@ -24,10 +23,10 @@ import {
   EXIT_FAILURE,
   EXIT_OK,
   parseAssociationArgs,
-  releaseOrAbort,
   stringOption,
   UsageError,
 } from "./_args.ts";
+import { associate, releaseOrAbort } from "./_associate.ts";
 import type { OptionSpec, ParsedValues } from "./_args.ts";
 
 /** Query/Retrieve levels (PS3.4 C.3). */

@@ -31,17 +31,14 @@ import {
 } from "./services/normalized_scu.ts";
 import type { DataSet } from "./dataset/dataset.ts";
 import { storeInstance, type StoreOptions, type StoreResult } from "./services/storage_scu.ts";
-import {
-  findMatches,
-  type FindResult,
-  getInstances,
-  type GetOptions,
-  moveInstances,
-  type MoveOptions,
-  type Query,
-  type QueryModel,
-  type QueryOptions,
-  type RetrieveResult,
+import type {
+  FindResult,
+  GetOptions,
+  MoveOptions,
+  Query,
+  QueryModel,
+  QueryOptions,
+  RetrieveResult,
 } from "./services/query_retrieve_scu.ts";
 import { UpperLayerAssociation } from "./ul/association.ts";
 import type { Indication } from "./ul/actions.ts";
@@ -62,6 +59,14 @@ import type {
 import type { State } from "./ul/state_table.ts";
 import { connectTransport, type TlsOptions } from "./ul/transport.ts";
 import { TransferSyntax, VERIFICATION_SOP_CLASS } from "./ul/uids.ts";
+
+/**
+ * The Q/R SCU, loaded on the first C-FIND, C-MOVE or C-GET: it brings the Storage SCP that
+ * C-GET's sub-operations need, which a client that only stores or verifies never loads.
+ */
+function loadQueryRetrieveScu(): Promise<typeof import("./services/query_retrieve_scu.ts")> {
+  return import("./services/query_retrieve_scu.ts");
+}
 
 /** A presentation context to propose. */
 export interface ProposedPresentationContext {
@@ -491,25 +496,28 @@ export class Association {
    * C-FIND (PS3.7 §9.1.2) on a Q/R or Modality Worklist model: yields each match in the DICOM
    * JSON model; breaking out or aborting `options.signal` sends C-CANCEL-RQ.
    */
-  find(
+  async *find(
     model: QueryModel,
     query: Query,
     options?: QueryOptions,
   ): AsyncGenerator<DataSet, FindResult, undefined> {
-    return findMatches(this, model, query, options);
+    const { findMatches } = await loadQueryRetrieveScu();
+    return yield* findMatches(this, model, query, options);
   }
 
   /** C-MOVE (PS3.7 §9.1.4) to `options.destination`; resolves with the final counts. */
-  move(model: QueryModel, query: Query, options: MoveOptions): Promise<RetrieveResult> {
-    return moveInstances(this, model, query, options);
+  async move(model: QueryModel, query: Query, options: MoveOptions): Promise<RetrieveResult> {
+    const { moveInstances } = await loadQueryRetrieveScu();
+    return await moveInstances(this, model, query, options);
   }
 
   /**
    * C-GET (PS3.7 §9.1.3): instances come back as C-STORE sub-operations, written under
    * `options.dir` or given to `options.onInstance`; connect with `getConnectOptions()`.
    */
-  get(model: QueryModel, query: Query, options?: GetOptions): Promise<RetrieveResult> {
-    return getInstances(this, model, query, options);
+  async get(model: QueryModel, query: Query, options?: GetOptions): Promise<RetrieveResult> {
+    const { getInstances } = await loadQueryRetrieveScu();
+    return await getInstances(this, model, query, options);
   }
 
   #established(

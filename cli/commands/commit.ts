@@ -8,7 +8,7 @@
 import type { Association } from "../../src/client.ts";
 import { Scp } from "../../src/scp.ts";
 import { type FileToInspect, inspectFiles } from "../../src/services/storage_scu.ts";
-import { isValidUid } from "../../src/services/normalized.ts";
+import { isValidUid } from "../../src/ul/uids.ts";
 import {
   type CommitmentReference,
   failureReasonName,
@@ -20,24 +20,22 @@ import {
   storageCommitmentReceiver,
 } from "../../src/services/storage_commitment_scu.ts";
 import {
-  associate,
   consoleIo,
   describeError,
   EXIT_FAILURE,
   EXIT_OK,
   listOption,
-  littleEndianContext,
   parseAssociationArgs,
   parseHostPort,
   parseMaxPdu,
   parsePort,
   parseRequest,
   parseUid,
-  releaseOrAbort,
   stringOption,
   targetOf,
   UsageError,
 } from "../_args.ts";
+import { associate, littleEndianContext, releaseOrAbort } from "../_associate.ts";
 import type { CliIo } from "../_args.ts";
 import { collectFiles } from "../_files.ts";
 

@@ -5,7 +5,6 @@
  * @module
  */
 import {
-  associate,
   consoleIo,
   describeError,
   EXIT_FAILURE,
@@ -19,6 +18,7 @@ import {
   targetOf,
   UsageError,
 } from "../_args.ts";
+import { associate } from "../_associate.ts";
 import type { CliIo } from "../_args.ts";
 
 const HELP = `Usage: dimse echo HOST:PORT [options]

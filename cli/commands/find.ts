@@ -8,18 +8,16 @@
 import { toJson } from "../../src/dataset/dataset.ts";
 import { findSopClassOf } from "../../src/services/query_retrieve_scu.ts";
 import {
-  associate,
   consoleIo,
   describeError,
   EXIT_FAILURE,
   EXIT_OK,
-  littleEndianContext,
   parseHostPort,
   parseRequest,
-  releaseOrAbort,
   targetOf,
   UsageError,
 } from "../_args.ts";
+import { associate, littleEndianContext, releaseOrAbort } from "../_associate.ts";
 import type { CliIo } from "../_args.ts";
 import {
   formatMatch,

@@ -8,7 +8,6 @@
 import { moveSopClassOf } from "../../src/services/query_retrieve_scu.ts";
 import {
   consoleIo,
-  littleEndianContext,
   parseAeTitle,
   parseHostPort,
   parseRequest,
@@ -16,6 +15,7 @@ import {
   targetOf,
   UsageError,
 } from "../_args.ts";
+import { littleEndianContext } from "../_associate.ts";
 import type { CliIo } from "../_args.ts";
 import { parseQueryArgs, QUERY_OPTIONS, QUERY_OPTIONS_HELP, runRetrieve } from "../_query_args.ts";
 

@@ -8,7 +8,7 @@ import type { Association } from "../../src/client.ts";
 import { statusCategory } from "../../src/dimse/status.ts";
 import { type KeywordDataSet, toJson } from "../../src/dataset/dataset.ts";
 import { tagOf } from "../../src/dataset/dictionary.ts";
-import { isValidUid } from "../../src/services/normalized.ts";
+import { isValidUid } from "../../src/ul/uids.ts";
 import type { NormalizedResult } from "../../src/services/normalized_scu.ts";
 import {
   MPPS_RETRIEVE_SOP_CLASS,
@@ -23,14 +23,12 @@ import {
   setMpps,
 } from "../../src/services/mpps_scu.ts";
 import {
-  associate,
   consoleIo,
   describeError,
   EXIT_FAILURE,
   EXIT_OK,
   EXIT_USAGE,
   listOption,
-  littleEndianContext,
   parseAssociationArgs,
   parseHostPort,
   parseRequest,
@@ -38,6 +36,7 @@ import {
   targetOf,
   UsageError,
 } from "../_args.ts";
+import { associate, littleEndianContext } from "../_associate.ts";
 import type { CliIo, HostPort, OptionSpec, ParsedValues } from "../_args.ts";
 
 const HELP = `Usage: dimse mpps create HOST:PORT [-k Keyword=Value …] [options]

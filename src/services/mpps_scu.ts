@@ -5,7 +5,7 @@
  * @module
  */
 import { type DataSet, fromKeywords, type KeywordDataSet } from "../dataset/dataset.ts";
-import { generateUid } from "./normalized.ts";
+import { generateUid } from "../ul/uids.ts";
 import {
   type DataSetInput,
   nCreate,

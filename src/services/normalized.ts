@@ -12,6 +12,7 @@ import { Status } from "../dimse/status.ts";
 import type { DataSet } from "../dataset/dataset.ts";
 import { readWholeDataSet } from "../dataset/reader.ts";
 import { writeDataSet } from "../dataset/writer.ts";
+import { generateUid, isValidUid } from "../ul/uids.ts";
 import { type DataSetInput, toDataSet } from "./normalized_scu.ts";
 import {
   type AssociationInfo,
@@ -153,20 +154,6 @@ export class DimseStatusError extends Error {
 }
 
 const DEFAULT_MAX_DATA_SET_LENGTH = 16 * 1024 * 1024;
-
-/** UID syntax of PS3.5 §9.1: digits and dots, no leading zero in a component, 64 at most. */
-const UID_PATTERN = /^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$/;
-
-/** Whether a string is a valid UID (PS3.5 §9.1). */
-export function isValidUid(uid: string): boolean {
-  return uid.length > 0 && uid.length <= 64 && UID_PATTERN.test(uid);
-}
-
-/** A new UID in the 2.25 form, from a random UUID (PS3.5 §B.2). */
-export function generateUid(): string {
-  const hex = crypto.randomUUID().replaceAll("-", "");
-  return `2.25.${BigInt(`0x${hex}`).toString()}`;
-}
 
 /** Reads a data set stream whole, refusing one longer than `limit` bytes. */
 async function readLimited(

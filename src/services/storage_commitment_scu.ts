@@ -19,7 +19,8 @@ import {
   type StorageCommitmentResult,
   StorageCommitmentResultError,
 } from "./storage_commitment.ts";
-import { DimseStatusError, generateUid, isValidUid, normalizedService } from "./normalized.ts";
+import { DimseStatusError, normalizedService } from "./normalized.ts";
+import { generateUid, isValidUid } from "../ul/uids.ts";
 import { nAction, type NormalizedRequestOptions } from "./normalized_scu.ts";
 import type { DimseInvoker, Service } from "./service.ts";
 import { statusCategory } from "../dimse/status.ts";

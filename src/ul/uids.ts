@@ -1,6 +1,7 @@
 /**
  * UIDs the association layer needs: transfer syntaxes (PS3.5 §10, Annex A), the Verification
- * SOP class (PS3.4 Annex A) and this implementation's identity (PS3.7 Annex D.3.3.2).
+ * SOP class (PS3.4 Annex A) and this implementation's identity (PS3.7 Annex D.3.3.2); the UID
+ * syntax (PS3.5 §9.1) and new UIDs (PS3.5 §B.2).
  *
  * @module
  */
@@ -24,3 +25,17 @@ export const IMPLEMENTATION_CLASS_UID = "2.25.3764969703601801486083895336178113
 
 /** This implementation's Implementation Version Name (PS3.7 Annex D.3.3.2, at most 16 chars). */
 export const IMPLEMENTATION_VERSION_NAME = "DIMSE_010";
+
+/** UID syntax of PS3.5 §9.1: digits and dots, no leading zero in a component, 64 at most. */
+const UID_PATTERN = /^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$/;
+
+/** Whether a string is a valid UID (PS3.5 §9.1). */
+export function isValidUid(uid: string): boolean {
+  return uid.length > 0 && uid.length <= 64 && UID_PATTERN.test(uid);
+}
+
+/** A new UID in the 2.25 form, from a random UUID (PS3.5 §B.2). */
+export function generateUid(): string {
+  const hex = crypto.randomUUID().replaceAll("-", "");
+  return `2.25.${BigInt(`0x${hex}`).toString()}`;
+}

@@ -6,14 +6,13 @@ import { type DataSet, toKeywords } from "../../src/dataset/dataset.ts";
 import type { Scp } from "../../src/scp.ts";
 import {
   DimseStatusError,
-  isValidUid,
   type NormalizedRequest,
   normalizedService,
   type NormalizedSopClass,
 } from "../../src/services/normalized.ts";
 import { nEventReport } from "../../src/services/normalized_scu.ts";
 import type { AssociationInfo } from "../../src/services/service.ts";
-import { TransferSyntax, VERIFICATION_SOP_CLASS } from "../../src/ul/uids.ts";
+import { isValidUid, TransferSyntax, VERIFICATION_SOP_CLASS } from "../../src/ul/uids.ts";
 import { associateRaw, pDataTf } from "../peers/raw_peer.ts";
 import { DCMTK_ENV, freePort, requireDcmtk } from "../interop/_dcmtk.ts";
 import { connectLocal, startLocalScp } from "../_helpers/local_scp.ts";
