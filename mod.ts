@@ -21,6 +21,7 @@ export * from "./src/ul/codec.ts";
 export * from "./src/ul/pdata.ts";
 export * from "./src/ul/negotiation.ts";
 export * from "./src/ul/uids.ts";
+export * from "./src/log_line.ts";
 export * from "./src/ul/transport.ts";
 export * from "./src/ul/state_table.ts";
 export type { PdvData, PdvHeader } from "./src/ul/association.ts";

@@ -2,6 +2,7 @@
 // fail with one clear line, output streams and exit codes.
 import { parseArgs } from "node:util";
 import { isValidUid } from "../src/ul/uids.ts";
+import { printable } from "../src/log_line.ts";
 
 /** Exit code of a command that succeeded. */
 export const EXIT_OK = 0;
@@ -26,15 +27,23 @@ export interface CliIo {
 /** The entry point of one command. */
 export type CommandMain = (args: string[], io?: CliIo) => Promise<number>;
 
-/** Output to the process's stdout and stderr. */
+/**
+ * Output to the process's stdout and stderr. What a peer sent (values, comments, UIDs) may be
+ * part of a line: control characters other than the line feeds of multi-line text are written
+ * as `\xHH`, so that none reaches the terminal as a control.
+ */
 export const consoleIo: CliIo = {
   out(line: string) {
-    console.log(line);
+    console.log(printableLines(line));
   },
   err(line: string) {
-    console.error(line);
+    console.error(printableLines(line));
   },
 };
+
+function printableLines(text: string): string {
+  return text.includes("\n") ? text.split("\n").map(printable).join("\n") : printable(text);
+}
 
 /** Bad command-line arguments: reported as one line, exit code 2. */
 export class UsageError extends Error {

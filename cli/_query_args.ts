@@ -28,6 +28,7 @@ import {
 } from "./_args.ts";
 import { associate, releaseOrAbort } from "./_associate.ts";
 import type { OptionSpec, ParsedValues } from "./_args.ts";
+import { printable } from "../src/log_line.ts";
 
 /** Query/Retrieve levels (PS3.4 C.3). */
 export const LEVELS = ["PATIENT", "STUDY", "SERIES", "IMAGE"] as const;
@@ -282,10 +283,10 @@ export function reportRetrieve(
   what: string,
 ): number {
   for (const uid of result.failedSopInstanceUids) {
-    io.err(`dimse ${command}: failed SOP Instance UID ${uid}`);
+    io.err(`dimse ${command}: failed SOP Instance UID ${printable(uid)}`);
   }
   const status = statusHex(result.status);
-  const comment = result.command.errorComment ? ` (${result.command.errorComment})` : "";
+  const comment = result.command.errorComment ? ` (${printable(result.command.errorComment)})` : "";
   const cancelled = result.status === 0xfe00 ? "cancelled, " : "";
   io.out(`${what}: ${cancelled}${formatCounts(result)}; status 0x${status}${comment}`);
   return isCompleteSuccess(result) ? EXIT_OK : EXIT_FAILURE;

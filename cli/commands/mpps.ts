@@ -38,6 +38,7 @@ import {
 } from "../_args.ts";
 import { associate, littleEndianContext } from "../_associate.ts";
 import type { CliIo, HostPort, OptionSpec, ParsedValues } from "../_args.ts";
+import { printable } from "../../src/log_line.ts";
 
 const HELP = `Usage: dimse mpps create HOST:PORT [-k Keyword=Value …] [options]
        dimse mpps set HOST:PORT UID --status COMPLETED|DISCONTINUED|"IN PROGRESS" [-k …] [options]
@@ -140,7 +141,7 @@ function parse(values: ParsedValues, positionals: string[]): Request {
 function statusText(result: NormalizedResult): string {
   const code = `0x${result.status.toString(16).padStart(4, "0")}`;
   const comment = result.command.errorComment;
-  return comment ? `${code} (${comment})` : code;
+  return comment ? `${code} (${printable(comment)})` : code;
 }
 
 async function perform(association: Association, request: Request, io: CliIo): Promise<number> {

@@ -31,6 +31,7 @@ import { serveStatus } from "../../src/status/serve.ts";
 import type { StatusServer } from "../../src/status/serve.ts";
 import { scpStatusSource } from "../../src/status/scp_source.ts";
 import { warmUp } from "../_warm_up.ts";
+import { printable } from "../../src/log_line.ts";
 import {
   consoleIo,
   describeError,
@@ -332,7 +333,7 @@ function oneOf<T extends string>(name: string, value: string, allowed: readonly 
 
 /** "CALLING@host:port -> CALLED" for log lines. */
 function who(a: AssociationStatus): string {
-  return `${a.callingAeTitle || "?"}@${a.peerAddress} -> ${a.calledAeTitle || "?"}`;
+  return printable(`${a.callingAeTitle || "?"}@${a.peerAddress} -> ${a.calledAeTitle || "?"}`);
 }
 
 /** Names of A-ASSOCIATE-RJ reasons by source (PS3.8 Table 9-21). */

@@ -32,6 +32,7 @@ import {
 import type { CliIo } from "../_args.ts";
 import { collectFiles } from "../_files.ts";
 import { ProgressBar } from "../_progress.ts";
+import { printable } from "../../src/log_line.ts";
 
 const HELP = `Usage: dimse store HOST:PORT PATH... [options]
 
@@ -151,7 +152,9 @@ export async function main(args: string[], io: CliIo = consoleIo): Promise<numbe
         const what = `${file.path} (SOP Instance UID ${file.sopInstanceUid})`;
         if (result) {
           const code = `0x${result.status.toString(16).toUpperCase().padStart(4, "0")}`;
-          const comment = result.command.errorComment ? `: ${result.command.errorComment}` : "";
+          const comment = result.command.errorComment
+            ? `: ${printable(result.command.errorComment)}`
+            : "";
           const category = statusCategory(result.status);
           if (category === "success" || category === "warning") {
             stored++;

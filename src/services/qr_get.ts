@@ -35,6 +35,7 @@ import {
   type ServiceResponse,
   type SopClassSupport,
 } from "./service.ts";
+import { logLines } from "../log_line.ts";
 
 /** Options of {@linkcode queryRetrieveGet}. */
 export interface QueryRetrieveGetOptions {
@@ -49,7 +50,7 @@ export interface QueryRetrieveGetOptions {
    * standard one that is not retired, uncompressed first.
    */
   storageTransferSyntaxes?: readonly string[];
-  /** Where log lines go; default stderr. */
+  /** Where log lines go, control characters escaped (see `printable`); default stderr. */
   log?: (line: string) => void;
 }
 
@@ -67,7 +68,7 @@ function defaultStorageTransferSyntaxes(): string[] {
  * (PS3.4 C.4.3), over the instances of an index.
  */
 export function queryRetrieveGet(options: QueryRetrieveGetOptions): Service {
-  const log = options.log ?? ((line: string) => console.error(line));
+  const log = logLines(options.log);
   const storageTransferSyntaxes = options.storageTransferSyntaxes ??
     defaultStorageTransferSyntaxes();
   const storageSopClasses = options.storageSopClasses ?? STORAGE_SOP_CLASSES.map((c) => c.uid);

@@ -38,6 +38,7 @@ import {
   type ServiceRequest,
   type ServiceResponse,
 } from "./service.ts";
+import { logLines } from "../log_line.ts";
 
 /** Where a Move Destination AE listens. */
 export interface MoveDestination {
@@ -63,7 +64,7 @@ export interface QueryRetrieveMoveOptions {
   maxPduLength?: number;
   /** Timeouts of those associations. */
   timeouts?: Timeouts;
-  /** Where log lines go; default stderr. */
+  /** Where log lines go, control characters escaped (see `printable`); default stderr. */
   log?: (line: string) => void;
 }
 
@@ -124,7 +125,7 @@ async function endAssociation(association: Association | undefined): Promise<voi
  * (PS3.4 C.4.2), over the instances of an index.
  */
 export function queryRetrieveMove(options: QueryRetrieveMoveOptions): Service {
-  const log = options.log ?? ((line: string) => console.error(line));
+  const log = logLines(options.log);
   const transferSyntaxes = DEFAULT_TRANSFER_SYNTAXES;
   return {
     name: "qr-move",

@@ -68,6 +68,7 @@ import {
   type StorageLayout,
   UnsafePathError,
 } from "./storage_layout.ts";
+import { logLines } from "../log_line.ts";
 
 export { isSafeUidForPath };
 export type { DuplicatePolicy, StorageLayout };
@@ -120,7 +121,7 @@ export interface StorageOptions {
    * logged and does not change the response: the instance is stored.
    */
   onStored?: (instance: StoredInstance) => void | Promise<void>;
-  /** Where log lines go; default console.error. */
+  /** Where log lines go, control characters escaped (see `printable`); default console.error. */
   log?: (line: string) => void;
   /**
    * Transfer syntaxes accepted, in preference order; default every standard one not retired,
@@ -201,7 +202,7 @@ export function storage(options: StorageOptions): Service {
   const fsync = options.fsync ?? true;
   const layout = options.layout ?? "flat";
   const duplicates = options.duplicates ?? "overwrite";
-  const log = options.log ?? ((line: string) => console.error(line));
+  const log = logLines(options.log);
   const dir = options.dir;
   let madeDir = false;
   const buffers = new BufferPool(WRITE_BUFFER);

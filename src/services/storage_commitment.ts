@@ -29,6 +29,7 @@ import {
 } from "./normalized.ts";
 import { nEventReport } from "./normalized_scu.ts";
 import type { AssociationInfo, DimseInvoker, Service } from "./service.ts";
+import { logLines } from "../log_line.ts";
 
 export type { CommitmentReference, PendingCommitment } from "../store/commitment_store.ts";
 
@@ -329,7 +330,7 @@ export interface StorageCommitmentOptions {
   timeouts?: Timeouts;
   /** Called after each report the requestor answered. */
   onReport?: (report: DeliveredReport) => void;
-  /** Where problems are told; default `console.error`. */
+  /** Where problems are told, control characters escaped (see `printable`); default `console.error`. */
   log?: (line: string) => void;
 }
 
@@ -355,7 +356,7 @@ const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [10_000, 60_000, 600_000];
  */
 export function storageCommitment(options: StorageCommitmentOptions): StorageCommitmentScp {
   const store = new CommitmentStore(`${options.dir.replace(/\/+$/, "")}/commitment`);
-  const log = options.log ?? ((line: string) => console.error(line));
+  const log = logLines(options.log);
   const retryDelays = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
   const running = new Set<Promise<void>>();
   const reporting = new Set<string>();

@@ -22,6 +22,7 @@ import {
   type ServiceRequest,
   type ServiceResponse,
 } from "./service.ts";
+import { logLines } from "../log_line.ts";
 
 /** Modality Worklist Information Model – FIND (PS3.4 K.6.1.1). */
 export const MODALITY_WORKLIST_FIND = "1.2.840.10008.5.1.4.31";
@@ -46,7 +47,9 @@ export interface ModalityWorklistOptions {
   transferSyntaxes?: readonly string[];
   /** Largest item file read, in bytes; larger ones are skipped. Default 1 MiB. */
   maxItemSize?: number;
-  /** Where problems with item files go; default console.error. */
+  /** Where problems with item files go, control characters escaped (see `printable`); default
+   * console.error.
+   */
   log?: (line: string) => void;
 }
 
@@ -171,7 +174,7 @@ export function modalityWorklist(options: ModalityWorklistOptions): Service {
   const transferSyntaxes = options.transferSyntaxes ?? DEFAULT_TRANSFER_SYNTAXES;
   const combinedDateTime = options.combinedDateTime ?? true;
   const maxItemSize = options.maxItemSize ?? 1 << 20;
-  const log = options.log ?? ((line: string) => console.error(line));
+  const log = logLines(options.log);
   return {
     name: "worklist",
     sopClasses: [{ abstractSyntax: MODALITY_WORKLIST_FIND, transferSyntaxes }],

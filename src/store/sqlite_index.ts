@@ -28,6 +28,7 @@ import {
   SPECIFIC_CHARACTER_SET_TAG,
   UNIQUE_KEYS,
 } from "./query_keys.ts";
+import { logLines } from "../log_line.ts";
 
 /** File name of the index database inside the store folder. */
 export const INDEX_FILE_NAME = ".dimse-index.sqlite";
@@ -44,7 +45,10 @@ export interface SqliteIndexOptions {
   pageSize?: number;
   /** Combined date-time matching (PS3.4 C.2.2.2.5.1) for every query; default false. */
   combinedDateTime?: boolean;
-  /** Where a failed write of queued rows is reported; default console.error. */
+  /**
+   * Where a failed write of queued rows is reported, control characters escaped (see
+   * `printable`); default console.error.
+   */
   log?: (line: string) => void;
 }
 
@@ -188,7 +192,7 @@ export class SqliteIndex implements InstanceIndex {
     this.#db = new DatabaseSync(file);
     this.#pageSize = options.pageSize ?? 256;
     this.#combinedDateTime = options.combinedDateTime ?? false;
-    this.#log = options.log ?? ((line: string) => console.error(line));
+    this.#log = logLines(options.log);
     this.#db.exec("PRAGMA journal_mode = WAL");
     this.#synchronous = options.durability === "normal" ? "NORMAL" : "FULL";
     this.#synchronousNow = this.#synchronous;

@@ -11,6 +11,7 @@ import {
   waitForLine,
   withCliScp,
 } from "./_io.ts";
+import { A_RELEASE_RQ, aAssociateRqBytes, RawPeer } from "../peers/raw_peer.ts";
 
 Deno.test("scp --help prints usage on stdout and exits 0", async () => {
   const io = recordingIo();
@@ -149,6 +150,26 @@ Deno.test("scp with --allow rejects other calling AE titles and logs the reason"
     );
     const friend = recordingIo();
     assert.equal(await run(["echo", `127.0.0.1:${port}`, "--aet", "FRIEND"], friend), 0);
+  });
+  assert.equal(code, 0);
+});
+
+Deno.test("scp writes control characters of a peer's AE titles escaped, each log line one line", async () => {
+  const code = await withCliScp([], async (port, io) => {
+    const rq = aAssociateRqBytes({ calledAeTitle: "ANY\u001b[2J" });
+    // Calling AE title: 16 bytes at offset 20 of the PDU's body (PS3.8 Table 9-11).
+    rq.set(new TextEncoder().encode("EV\nIL".padEnd(16, " ")), 6 + 20);
+    const peer = await RawPeer.connect(Number(port));
+    await peer.send(rq);
+    assert.equal((await peer.readPdu())?.[0], 0x02);
+    await peer.send(A_RELEASE_RQ);
+    assert.equal((await peer.readPdu())?.[0], 0x06);
+    peer.close();
+    await waitForLine(
+      io,
+      /^association accepted: EV\\x0aIL@127\.0\.0\.1:\d+ -> ANY\\x1b\[2J, 1 context\(s\)$/,
+    );
+    assert.ok(!io.stderr.some((l) => l.startsWith("IL")), io.stderr.join("\n"));
   });
   assert.equal(code, 0);
 });

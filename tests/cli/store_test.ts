@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { main } from "../../cli/commands/store.ts";
 import { startStorageScp } from "../services/_storage_scp.ts";
 import { readPart10Header } from "../../src/dataset/part10.ts";
-import { recordingIo } from "./_io.ts";
+import { type RecordingIo, recordingIo } from "./_io.ts";
 import { requireDcmtk, runDcmtk, startDcmtkServer } from "../interop/_dcmtk.ts";
 import { formatBytes, ProgressBar } from "../../cli/_progress.ts";
 import { Scp } from "../../src/scp.ts";
@@ -81,7 +81,8 @@ if (await requireDcmtk(["storescp", "dcmdump"], "tests/cli/store_test.ts")) {
   });
 }
 
-Deno.test("store reports each failed instance with its file, SOP Instance UID, status and Error Comment, and exits 1", async () => {
+/** Runs `store FIXTURE` against an SCP that answers A700 with `errorComment`; its exit and io. */
+async function storeToFullScp(errorComment: string): Promise<[number, RecordingIo]> {
   const scp = new Scp({
     aeTitle: "DIMSE",
     port: 0,
@@ -89,21 +90,34 @@ Deno.test("store reports each failed instance with its file, SOP Instance UID, s
     services: [
       storageHandler(async (instance) => {
         await instance.dataSet.cancel();
-        return { status: 0xa700, command: { errorComment: "Out of disk space" } };
+        return { status: 0xa700, command: { errorComment } };
       }),
     ],
   });
   await scp.listen();
   try {
     const io = recordingIo();
-    assert.equal(await main([`127.0.0.1:${scp.port}`, FIXTURE], io), 1);
-    assert.deepEqual(io.stderr, [
-      `dimse store: ${FIXTURE} (SOP Instance UID 1.2.826.0.1.3680043.10.1.1.1) failed with status 0xA700: Out of disk space`,
-    ]);
-    assert.match(io.stdout.join("\n"), /stored 0 instance\(s\).*; 1 failed/);
+    return [await main([`127.0.0.1:${scp.port}`, FIXTURE], io), io];
   } finally {
     await scp.close({ timeoutMs: 1000 });
   }
+}
+
+const FAILED = `dimse store: ${FIXTURE} (SOP Instance UID 1.2.826.0.1.3680043.10.1.1.1) failed`;
+
+Deno.test("store reports each failed instance with its file, SOP Instance UID, status and Error Comment, and exits 1", async () => {
+  const [code, io] = await storeToFullScp("Out of disk space");
+  assert.equal(code, 1);
+  assert.deepEqual(io.stderr, [`${FAILED} with status 0xA700: Out of disk space`]);
+  assert.match(io.stdout.join("\n"), /stored 0 instance\(s\).*; 1 failed/);
+});
+
+Deno.test("store writes control characters of a peer's Error Comment escaped, on one line", async () => {
+  const [code, io] = await storeToFullScp("Out of\ndisk \u001b[2Jspace");
+  assert.equal(code, 1);
+  assert.deepEqual(io.stderr, [
+    `${FAILED} with status 0xA700: Out of\\x0adisk \\x1b[2Jspace`,
+  ]);
 });
 
 Deno.test("store converts a file to the one transfer syntax the SCP accepts, and fails a compressed file whose context is refused", async () => {

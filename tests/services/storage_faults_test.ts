@@ -195,6 +195,25 @@ Deno.test("a SOP Instance UID that is a path is answered 0117 and nothing is wri
   }
 });
 
+Deno.test("control characters a peer puts in a SOP Instance UID reach the log escaped, one line per line", async () => {
+  const { scp, log, close } = await startStorageScp();
+  try {
+    const assoc = await connect(scp.port);
+    const uid = "1.2\n3.4\u001b[2J";
+    const bytes = await ctBytes("1.2.3.4", 8);
+    const rsp = (await assoc.request(cStoreCommand(uid), { dataSet: bytes })).command;
+    await assoc.release();
+    assert.equal(rsp.status, 0x0117);
+    const line = log.find((l) => l.includes("not stored"));
+    assert.ok(line, log.join("\n"));
+    assert.ok(line.includes("1.2\\x0a3.4\\x1b[2J"), line);
+    // deno-lint-ignore no-control-regex -- no control character may reach the log
+    for (const l of log) assert.doesNotMatch(l, /[\u0000-\u001f\u007f-\u009f]/);
+  } finally {
+    await close();
+  }
+});
+
 /** Mounts a 256 KiB tmpfs; undefined (after a loud message) when mounting is not allowed. */
 async function smallTmpfs(): Promise<string | undefined> {
   const dir = await Deno.makeTempDir();
