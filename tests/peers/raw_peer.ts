@@ -173,12 +173,17 @@ function u16(v: number): Uint8Array {
   return new Uint8Array([v & 0xff, v >> 8]);
 }
 
-/** Hand-built A-ASSOCIATE-RQ proposing Verification on the given odd context ids. */
+/**
+ * Hand-built A-ASSOCIATE-RQ proposing one abstract syntax (default Verification) in one transfer
+ * syntax (default implicit VR little endian) on the given odd context ids.
+ */
 export function aAssociateRqBytes(
   options: {
     presentationContextIds?: number[];
     calledAeTitle?: string;
     asyncWindow?: [number, number];
+    abstractSyntax?: string;
+    transferSyntax?: string;
   } = {},
 ): Uint8Array {
   const enc = new TextEncoder();
@@ -196,8 +201,8 @@ export function aAssociateRqBytes(
       0x20,
       cat(
         new Uint8Array([id, 0, 0, 0]),
-        item(0x30, enc.encode("1.2.840.10008.1.1")),
-        item(0x40, enc.encode("1.2.840.10008.1.2")),
+        item(0x30, enc.encode(options.abstractSyntax ?? "1.2.840.10008.1.1")),
+        item(0x40, enc.encode(options.transferSyntax ?? "1.2.840.10008.1.2")),
       ),
     )
   );
