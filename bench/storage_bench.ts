@@ -2,9 +2,9 @@
  * Storage throughput, side by side on the same generated data: DCMTK storescu → storescp (the
  * reference), DCMTK ↔ ours in both directions, ours → ours (fsync off and on), dcmjs-dimse's
  * client → its server, and the disk's own ceiling (a write-temp[-fsync]-rename loop). Every
- * peer is a separate process; lines are interleaved round-robin over several rounds because
- * the disk's speed drifts between runs, and the median per line is reported with each
- * process's peak RSS.
+ * peer is a separate process; lines are interleaved over several rounds, in a shuffled order
+ * each round, because the disk's speed drifts between runs, and the median per line is reported
+ * with each process's peak RSS.
  *
  * Options (after `deno task bench`): `--quick` (or `DIMSE_BENCH_QUICK=1`) for a small run
  * (2 rounds of 200 × 64 KiB and 20 × 512 KiB), `--rounds N` to change the number of rounds
@@ -258,6 +258,18 @@ function lines(): Line[] {
   ];
 }
 
+/** `items` in an order drawn from `seed` (Fisher–Yates with a small linear congruential generator). */
+function shuffled<T>(items: readonly T[], seed: number): T[] {
+  const out = [...items];
+  let state = seed;
+  for (let i = out.length - 1; i > 0; i--) {
+    state = (state * 1103515245 + 12345) & 0x7fffffff;
+    const j = Math.floor((state / 0x80000000) * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const mid = s.length >> 1;
@@ -368,9 +380,10 @@ export async function run(args: string[] = []): Promise<void> {
     let n = 0;
     for (let round = 0; round < rounds; round++) {
       for (const set of sets) {
-        // Round robin with the starting line rotated each round.
-        for (let i = 0; i < all.length; i++) {
-          const line = all[(i + round) % all.length];
+        // A shuffled order each round (the same shuffles every run): in a fixed or rotated
+        // order each line would always follow the same other one, and inherit what that one
+        // leaves behind (freed page cache, a disk still busy).
+        for (const line of shuffled(all, round + 1)) {
           const cell = cells.get(key(line, set)) ?? { samples: [], failures: [] };
           cells.set(key(line, set), cell);
           const out = `${tmp}/out-${n++}`;
