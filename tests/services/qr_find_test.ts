@@ -338,3 +338,46 @@ Deno.test("An identifier longer than the service takes is refused with A700 (out
     assert.equal(after.pending.length, TOTALS.studies, "the association still works");
   }, { maxIdentifierLength: 1024 });
 });
+
+Deno.test("C-FIND identifiers mutated from a fixed seed each get a final status of PS3.4 C.4.1.1.4, and the SCP goes on answering", async () => {
+  await withFindScp(async ({ scp }) => {
+    const query: KeywordDataSet = {
+      QueryRetrieveLevel: "STUDY",
+      StudyDate: "20230101-20231231",
+      PatientName: "",
+      StudyInstanceUID: "",
+      RetrieveAETitle: "",
+    };
+    const valid = await writeDataSet(fromKeywords(query), {
+      transferSyntax: ExplicitVrLittleEndian,
+    });
+    let state = 20261129;
+    const rnd = (n: number) => {
+      state = (state * 1103515245 + 12345) & 0x7fffffff;
+      return Math.floor((state / 0x80000000) * n);
+    };
+    const finals = new Map<string, number>();
+    for (let i = 0; i < 120; i++) {
+      let bytes = valid.slice();
+      for (let k = 0, n = 1 + rnd(6); k < n; k++) bytes[rnd(bytes.length)] = rnd(256);
+      if (i % 5 === 4) bytes = bytes.subarray(0, rnd(bytes.length));
+      const association = await connect(scp);
+      const { final } = await cFind(association, STUDY_ROOT_QR_FIND, bytes);
+      await association.release();
+      const status = final.command.status ?? -1;
+      const key = status.toString(16).padStart(4, "0");
+      finals.set(key, (finals.get(key) ?? 0) + 1);
+      assert.ok(
+        status === 0x0000 || status === 0xa700 || status === 0xa900 ||
+          (status >= 0xc000 && status <= 0xcfff),
+        `query ${i}: status ${key}`,
+      );
+    }
+    assert.ok(finals.size >= 2, `statuses: ${[...finals.keys()].join(" ")}`);
+    const association = await connect(scp);
+    const { final, pending } = await cFind(association, STUDY_ROOT_QR_FIND, query);
+    await association.release();
+    assert.equal(final.command.status, 0x0000);
+    assert.equal(pending.length, 3);
+  });
+});
