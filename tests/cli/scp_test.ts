@@ -316,7 +316,7 @@ for (const [args, performed] of [[[], 16], [["--window", "3"], 3]] as const) {
   });
 }
 
-for (const [args, length] of [[[], 524288], [["--max-pdu", "16384"], 16384]] as const) {
+for (const [args, length] of [[[], 131072], [["--max-pdu", "16384"], 16384]] as const) {
   Deno.test(`scp ${args.join(" ") || "(default)"} tells the requestor it receives PDUs of up to ${length} bytes`, async () => {
     const code = await withCliScp([...args], async (port) => {
       const assoc = await Association.connect({ host: "127.0.0.1", port: Number(port) });
