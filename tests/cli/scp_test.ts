@@ -156,11 +156,8 @@ Deno.test("scp with --allow rejects other calling AE titles and logs the reason"
 
 Deno.test("scp writes control characters of a peer's AE titles escaped, each log line one line", async () => {
   const code = await withCliScp([], async (port, io) => {
-    const rq = aAssociateRqBytes({ calledAeTitle: "ANY\u001b[2J" });
-    // Calling AE title: 16 bytes at offset 20 of the PDU's body (PS3.8 Table 9-11).
-    rq.set(new TextEncoder().encode("EV\nIL".padEnd(16, " ")), 6 + 20);
     const peer = await RawPeer.connect(Number(port));
-    await peer.send(rq);
+    await peer.send(aAssociateRqBytes({ callingAeTitle: "EV\nIL", calledAeTitle: "ANY\u001b[2J" }));
     assert.equal((await peer.readPdu())?.[0], 0x02);
     await peer.send(A_RELEASE_RQ);
     assert.equal((await peer.readPdu())?.[0], 0x06);

@@ -181,6 +181,7 @@ export function aAssociateRqBytes(
   options: {
     presentationContextIds?: number[];
     calledAeTitle?: string;
+    callingAeTitle?: string;
     asyncWindow?: [number, number];
     abstractSyntax?: string;
     transferSyntax?: string;
@@ -226,7 +227,7 @@ export function aAssociateRqBytes(
   const fixed = new Uint8Array(68);
   new DataView(fixed.buffer).setUint16(0, 1);
   fixed.set(ae(options.calledAeTitle ?? "DIMSE"), 4);
-  fixed.set(ae("RAWPEER"), 20);
+  fixed.set(ae(options.callingAeTitle ?? "RAWPEER"), 20);
   const body = cat(fixed, variable);
   const header = new Uint8Array(6);
   header[0] = 0x01;

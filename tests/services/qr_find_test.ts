@@ -19,6 +19,7 @@ import {
 } from "../../src/services/qr_find.ts";
 import type { SqliteIndex } from "../../src/store/sqlite_index.ts";
 import { slowIndex, studyUid, TOTALS, withIndexedArchive } from "../store/_archive.ts";
+import { mulberry32, randomInt } from "../ul/_pdu_random.ts";
 
 /** An SCP with the C-FIND service over a generated archive. */
 interface FindScp {
@@ -351,11 +352,9 @@ Deno.test("C-FIND identifiers mutated from a fixed seed each get a final status 
     const valid = await writeDataSet(fromKeywords(query), {
       transferSyntax: ExplicitVrLittleEndian,
     });
-    let state = 20261129;
-    const rnd = (n: number) => {
-      state = (state * 1103515245 + 12345) & 0x7fffffff;
-      return Math.floor((state / 0x80000000) * n);
-    };
+    // The same mutations in every run.
+    const rng = mulberry32(20261129);
+    const rnd = (n: number) => randomInt(rng, 0, n - 1);
     const finals = new Map<string, number>();
     for (let i = 0; i < 120; i++) {
       let bytes = valid.slice();

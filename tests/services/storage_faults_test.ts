@@ -1,10 +1,9 @@
 // Faults on the Storage SCP's path: peers that die or abort mid-instance, a full disk, and
 // SOP Instance UIDs that try to leave the store folder. Nothing half-written may remain.
 import assert from "node:assert/strict";
-import { startStorageScp } from "./_storage_scp.ts";
+import { ctBytes, startStorageScp } from "./_storage_scp.ts";
 import { Association } from "../../src/client.ts";
 import { CommandField, type CommandSet } from "../../src/dimse/command.ts";
-import { writeDataSet } from "../../src/dataset/writer.ts";
 
 const CT = "1.2.840.10008.5.1.4.1.1.2";
 const EXPLICIT_LE = "1.2.840.10008.1.2.1";
@@ -27,21 +26,6 @@ function cStoreCommand(sopInstanceUid: string): CommandSet {
     priority: 0,
     commandDataSetType: 0,
   };
-}
-
-/** A CT data set of about `pixelBytes` bytes, its UIDs matching the command. */
-function ctBytes(sopInstanceUid: string, pixelBytes: number): Promise<Uint8Array> {
-  return writeDataSet({
-    "00080016": { vr: "UI", Value: [CT] },
-    "00080018": { vr: "UI", Value: [sopInstanceUid] },
-    "00100010": { vr: "PN", Value: [{ Alphabetic: "Doe^John" }] },
-    "7FE00010": { vr: "OW", InlineBinary: base64Zeros(pixelBytes) },
-  }, { transferSyntax: EXPLICIT_LE });
-}
-
-/** Base64 of at least n zero bytes, a multiple of 6 (an even length, as OW needs). */
-function base64Zeros(n: number): string {
-  return "A".repeat(Math.ceil(n / 6) * 8);
 }
 
 /** Entries of a folder, recursively, relative. */

@@ -2,35 +2,18 @@
 // bytes): whatever arrives, the SCP answers with a response, an A-ABORT or a release, goes on
 // serving, and leaves no temp file and no instance other than one it received whole.
 import assert from "node:assert/strict";
-import { startStorageScp } from "./_storage_scp.ts";
+import { ctBytes, listFiles, startStorageScp } from "./_storage_scp.ts";
+import { mulberry32, randomInt } from "../ul/_pdu_random.ts";
 import { A_RELEASE_RQ, aAssociateRqBytes, pDataTf, RawPeer } from "../peers/raw_peer.ts";
 import { Association } from "../../src/client.ts";
 import { CommandField } from "../../src/dimse/command.ts";
 import { encodeCommandSet } from "../../src/dimse/command_codec.ts";
 import { readPart10Header } from "../../src/dataset/part10.ts";
-import { concatBytes, writeDataSet } from "../../src/dataset/writer.ts";
+import { concatBytes } from "../../src/dataset/writer.ts";
 
 const CT = "1.2.840.10008.5.1.4.1.1.2";
 const EXPLICIT_LE = "1.2.840.10008.1.2.1";
 const ITERATIONS = 160;
-
-/** A small linear congruential generator: the same mutations in every run. */
-function random(seed: number): (n: number) => number {
-  let state = seed;
-  return (n) => {
-    state = (state * 1103515245 + 12345) & 0x7fffffff;
-    return Math.floor((state / 0x80000000) * n);
-  };
-}
-
-function ctDataSet(uid: string): Promise<Uint8Array> {
-  return writeDataSet({
-    "00080016": { vr: "UI", Value: [CT] },
-    "00080018": { vr: "UI", Value: [uid] },
-    "00100010": { vr: "PN", Value: [{ Alphabetic: "Doe^John" }] },
-    "7FE00010": { vr: "OW", InlineBinary: btoa("\x01\x02".repeat(20000)) },
-  }, { transferSyntax: EXPLICIT_LE });
-}
 
 /** The message's PDUs: the command, then the data set in PDVs of `fragment` bytes. */
 function message(
@@ -51,21 +34,18 @@ function message(
   return concatBytes(pdus);
 }
 
-function listFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const entry of Deno.readDirSync(dir)) {
-    const path = `${dir}/${entry.name}`;
-    if (entry.isDirectory) out.push(...listFiles(path));
-    else out.push(path);
-  }
-  return out;
-}
-
 for (const options of [{ fsync: false, spareTempFile: true }, { fsync: true }]) {
   Deno.test(`mutated C-STORE traffic gets the standard's answers, the SCP goes on serving, and nothing partial is left (${JSON.stringify(options)})`, async () => {
     const dir = await Deno.makeTempDir();
     const { scp, close } = await startStorageScp([], { dir, ...options });
-    const rnd = random(20261129);
+    // The same mutations in every run.
+    const rng = mulberry32(20261129);
+    const rnd = (n: number) => randomInt(rng, 0, n - 1);
+    const flip = (bytes: Uint8Array, count: number, span: number) => {
+      const copy = bytes.slice();
+      for (let k = 0; k < count; k++) copy[rnd(Math.min(span, copy.length))] = rnd(256);
+      return copy;
+    };
     // The data sets sent whole in a message that ends as the protocol says, by SOP Instance UID.
     const sentWhole = new Map<string, Uint8Array>();
     const answers = new Map<string, number>();
@@ -73,7 +53,7 @@ for (const options of [{ fsync: false, spareTempFile: true }, { fsync: true }]) 
       for (let i = 0; i < ITERATIONS; i++) {
         const kind = i % 8;
         const uid = `1.2.826.0.1.3680043.10.99.${i}`;
-        let dataSet = await ctDataSet(uid);
+        let dataSet = await ctBytes(uid, 40000);
         let command = encodeCommandSet({
           commandField: CommandField.C_STORE_RQ,
           messageId: i + 1,
@@ -82,11 +62,6 @@ for (const options of [{ fsync: false, spareTempFile: true }, { fsync: true }]) 
           affectedSopClassUid: CT,
           affectedSopInstanceUid: uid,
         });
-        const flip = (bytes: Uint8Array, count: number, span: number) => {
-          const copy = bytes.slice();
-          for (let k = 0; k < count; k++) copy[rnd(Math.min(span, copy.length))] = rnd(256);
-          return copy;
-        };
         if (kind === 0) command = flip(command, 1 + rnd(4), command.length);
         if (kind === 1) dataSet = flip(dataSet, 1 + rnd(8), 2048);
         if (kind === 2) dataSet = dataSet.subarray(0, rnd(dataSet.length));
@@ -133,7 +108,7 @@ for (const options of [{ fsync: false, spareTempFile: true }, { fsync: true }]) 
         port: scp.port,
         presentationContexts: [{ abstractSyntax: CT, transferSyntaxes: [EXPLICIT_LE] }],
       });
-      const clean = await ctDataSet("1.2.826.0.1.3680043.10.99.1000");
+      const clean = await ctBytes("1.2.826.0.1.3680043.10.99.1000", 40000);
       const rsp = await assoc.request({
         commandField: CommandField.C_STORE_RQ,
         priority: 0,
@@ -146,11 +121,11 @@ for (const options of [{ fsync: false, spareTempFile: true }, { fsync: true }]) 
       await assoc.release();
       await close();
       assert.ok(answers.size > 4, `answers seen: ${[...answers.keys()].join(" ")}`);
-      const files = listFiles(dir).filter((f) => !f.includes("/.dimse-index"));
+      const files = listFiles(dir).filter((f) => !f.startsWith(".dimse-index"));
       assert.deepEqual(files.filter((f) => !f.endsWith(".dcm")), [], "only instances are left");
       let compared = 0;
       for (const path of files) {
-        const bytes = await Deno.readFile(path);
+        const bytes = await Deno.readFile(`${dir}/${path}`);
         const header = await readPart10Header([bytes]);
         const uid = String((header.meta["00020003"]?.Value ?? [])[0] ?? "");
         const sent = sentWhole.get(uid);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { startStorageScp } from "./_storage_scp.ts";
+import { listFiles, startStorageScp } from "./_storage_scp.ts";
 import { Association } from "../../src/client.ts";
 import { CommandField, type CommandSet } from "../../src/dimse/command.ts";
 import type { DataSet } from "../../src/dataset/dataset.ts";
@@ -88,17 +88,6 @@ function encodeCt(sopInstance: string, extra: Partial<Parameters<typeof ctDataSe
     ctDataSet({ sopClass: CT, sopInstance, study: STUDY, series: SERIES, ...extra }),
     { transferSyntax: EXPLICIT_LE },
   );
-}
-
-/** Every file under a folder, relative, sorted. */
-function listFiles(dir: string, prefix = ""): string[] {
-  const out: string[] = [];
-  for (const entry of Deno.readDirSync(dir)) {
-    const rel = prefix + entry.name;
-    if (entry.isDirectory) out.push(...listFiles(`${dir}/${entry.name}`, `${rel}/`));
-    else out.push(rel);
-  }
-  return out.sort();
 }
 
 /** Patient Name of a stored file. */
