@@ -13,21 +13,15 @@ import {
 } from "./dimse/dispatcher.ts";
 import type { Timeouts } from "./scp.ts";
 import { type InvokeOptions, performRequest, type Service } from "./services/service.ts";
-import {
-  nAction,
-  type NActionRequest,
-  nCreate,
-  type NCreateRequest,
-  nDelete,
-  type NDeleteRequest,
-  nEventReport,
-  type NEventReportRequest,
-  nGet,
-  type NGetRequest,
-  type NormalizedRequestOptions,
-  type NormalizedResult,
-  nSet,
-  type NSetRequest,
+import type {
+  NActionRequest,
+  NCreateRequest,
+  NDeleteRequest,
+  NEventReportRequest,
+  NGetRequest,
+  NormalizedRequestOptions,
+  NormalizedResult,
+  NSetRequest,
 } from "./services/normalized_scu.ts";
 import type { DataSet } from "./dataset/dataset.ts";
 import { storeInstance, type StoreOptions, type StoreResult } from "./services/storage_scu.ts";
@@ -66,6 +60,14 @@ import { TransferSyntax, VERIFICATION_SOP_CLASS } from "./ul/uids.ts";
  */
 function loadQueryRetrieveScu(): Promise<typeof import("./services/query_retrieve_scu.ts")> {
   return import("./services/query_retrieve_scu.ts");
+}
+
+/**
+ * The DIMSE-N requests, loaded on the first one: with them comes the data set layer (reader,
+ * writer, dictionary), which a client that sends files as they are or verifies never needs.
+ */
+function loadNormalizedScu(): Promise<typeof import("./services/normalized_scu.ts")> {
+  return import("./services/normalized_scu.ts");
 }
 
 /** A presentation context to propose. */
@@ -448,39 +450,54 @@ export class Association {
   }
 
   /** N-EVENT-REPORT (PS3.7 §10.1.1); resolves with the status, command and Event Reply. */
-  nEventReport(
+  async nEventReport(
     request: NEventReportRequest,
     options?: NormalizedRequestOptions,
   ): Promise<NormalizedResult> {
-    return nEventReport(this, request, options);
+    return (await loadNormalizedScu()).nEventReport(this, request, options);
   }
 
   /** N-GET (PS3.7 §10.1.2); resolves with the status, command and Attribute List. */
-  nGet(request: NGetRequest, options?: NormalizedRequestOptions): Promise<NormalizedResult> {
-    return nGet(this, request, options);
+  async nGet(
+    request: NGetRequest,
+    options?: NormalizedRequestOptions,
+  ): Promise<NormalizedResult> {
+    return (await loadNormalizedScu()).nGet(this, request, options);
   }
 
   /** N-SET (PS3.7 §10.1.3); resolves with the status, command and Attribute List. */
-  nSet(request: NSetRequest, options?: NormalizedRequestOptions): Promise<NormalizedResult> {
-    return nSet(this, request, options);
+  async nSet(
+    request: NSetRequest,
+    options?: NormalizedRequestOptions,
+  ): Promise<NormalizedResult> {
+    return (await loadNormalizedScu()).nSet(this, request, options);
   }
 
   /** N-ACTION (PS3.7 §10.1.4); resolves with the status, command and Action Reply. */
-  nAction(request: NActionRequest, options?: NormalizedRequestOptions): Promise<NormalizedResult> {
-    return nAction(this, request, options);
+  async nAction(
+    request: NActionRequest,
+    options?: NormalizedRequestOptions,
+  ): Promise<NormalizedResult> {
+    return (await loadNormalizedScu()).nAction(this, request, options);
   }
 
   /**
    * N-CREATE (PS3.7 §10.1.5); resolves with the status, command (its Affected SOP Instance UID
    * names the instance) and Attribute List.
    */
-  nCreate(request: NCreateRequest, options?: NormalizedRequestOptions): Promise<NormalizedResult> {
-    return nCreate(this, request, options);
+  async nCreate(
+    request: NCreateRequest,
+    options?: NormalizedRequestOptions,
+  ): Promise<NormalizedResult> {
+    return (await loadNormalizedScu()).nCreate(this, request, options);
   }
 
   /** N-DELETE (PS3.7 §10.1.6); resolves with the status and command. */
-  nDelete(request: NDeleteRequest, options?: NormalizedRequestOptions): Promise<NormalizedResult> {
-    return nDelete(this, request, options);
+  async nDelete(
+    request: NDeleteRequest,
+    options?: NormalizedRequestOptions,
+  ): Promise<NormalizedResult> {
+    return (await loadNormalizedScu()).nDelete(this, request, options);
   }
 
   /**

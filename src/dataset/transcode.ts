@@ -21,7 +21,7 @@ import {
   type Tag,
   tagToHex,
 } from "./tag.ts";
-import type { TransferSyntax } from "./transfer_syntax.ts";
+import { isTranscodable, isTranscodeTarget, type TransferSyntax } from "./transfer_syntax.ts";
 import { hasLongLength, type Vr, VR_PROPERTIES } from "./vr.ts";
 
 /** Options of {@linkcode transcodeDataSet}. */
@@ -47,24 +47,6 @@ interface Level {
 }
 
 const IMPLICIT_LE: Encoding = { explicitVr: false, littleEndian: true };
-
-/** True when data sets in this transfer syntax can be converted by {@linkcode transcodeDataSet}. */
-export function isTranscodable(transferSyntax: string | TransferSyntax): boolean {
-  const ts = resolveTransferSyntax(transferSyntax);
-  if (ts.encapsulated || isReferenced(ts)) return false;
-  return !ts.deflated || (ts.explicitVr && ts.littleEndian);
-}
-
-/** True when the transfer syntax can be written by {@linkcode transcodeDataSet}. */
-export function isTranscodeTarget(transferSyntax: string | TransferSyntax): boolean {
-  return isTranscodable(transferSyntax) && !resolveTransferSyntax(transferSyntax).deflated;
-}
-
-function isReferenced(ts: TransferSyntax): boolean {
-  // JPIP referenced (PS3.5 §A.6) and MIME/XML/SMPTE transfer syntaxes carry no native data set
-  // this conversion could rewrite.
-  return /^1\.2\.840\.10008\.1\.2\.(4\.9[45]|4\.20[45]|6\.|7\.)/.test(ts.uid);
-}
 
 /**
  * Collects output bytes into chunks of a fixed size. A full chunk is handed out and replaced by

@@ -159,3 +159,26 @@ export function transferSyntaxOf(uid: string): TransferSyntax | undefined {
 export function isStandardTransferSyntax(uid: string): boolean {
   return BY_UID.has(uid);
 }
+
+/**
+ * True when data sets in this transfer syntax can be converted by `transcodeDataSet`
+ * (transcode.ts) without decompressing anything: a native data set (PS3.5 §A.1–§A.3), or
+ * deflated explicit VR little endian (§A.5). False for an empty UID.
+ */
+export function isTranscodable(transferSyntax: string | TransferSyntax): boolean {
+  const ts = typeof transferSyntax === "string" ? transferSyntaxOf(transferSyntax) : transferSyntax;
+  if (ts === undefined || ts.encapsulated || isReferenced(ts)) return false;
+  return !ts.deflated || (ts.explicitVr && ts.littleEndian);
+}
+
+/** True when `transcodeDataSet` (transcode.ts) can write data sets in this transfer syntax. */
+export function isTranscodeTarget(transferSyntax: string | TransferSyntax): boolean {
+  const ts = typeof transferSyntax === "string" ? transferSyntaxOf(transferSyntax) : transferSyntax;
+  return ts !== undefined && isTranscodable(ts) && !ts.deflated;
+}
+
+function isReferenced(ts: TransferSyntax): boolean {
+  // JPIP referenced (PS3.5 §A.6) and MIME/XML/SMPTE transfer syntaxes carry no native data set
+  // a conversion could rewrite.
+  return /^1\.2\.840\.10008\.1\.2\.(4\.9[45]|4\.20[45]|6\.|7\.)/.test(ts.uid);
+}

@@ -17,7 +17,8 @@
 import type { DataSet } from "../dataset/dataset.ts";
 import { readWholeDataSet } from "../dataset/reader.ts";
 import { readPart10Header } from "../dataset/part10.ts";
-import { isTranscodable, isTranscodeTarget, transcodeDataSet } from "../dataset/transcode.ts";
+import { transcodeDataSet } from "../dataset/transcode.ts";
+import { isTranscodable, isTranscodeTarget } from "../dataset/transfer_syntax.ts";
 import { writeDataSet } from "../dataset/writer.ts";
 import { CommandField, type CommandSet, DATA_SET_PRESENT, Priority } from "../dimse/command.ts";
 import type { DimseResponse } from "../dimse/dispatcher.ts";

@@ -6,6 +6,10 @@
  * and implicit VR little endian fallbacks for uncompressed files; a file whose own transfer
  * syntax was refused is converted on the fly to an uncompressed one the peer accepted.
  *
+ * The data set layer (the Part 10 reader, the converter, the writer and with them the
+ * dictionary) is loaded on first need: files sent as they are never need it, and a short-lived
+ * process (the `store` command) reaches its first association that much sooner.
+ *
  * @module
  */
 import { CommandField, type CommandSet, Priority } from "../dimse/command.ts";
@@ -13,18 +17,16 @@ import type { DimseResponse } from "../dimse/dispatcher.ts";
 import type { DataSetSource } from "../dimse/message.ts";
 import type { DataSet } from "../dataset/dataset.ts";
 import { DataSetError } from "../dataset/errors.ts";
-import { readPart10Header } from "../dataset/part10.ts";
 import { hasLongLength, isVr } from "../dataset/vr.ts";
 import { decodeLatin1 } from "../dataset/character_set.ts";
 import { STORAGE_SOP_CLASSES } from "../dataset/storage_sop_classes.ts";
-import { isTranscodable, transcodeDataSet } from "../dataset/transcode.ts";
 import {
   ExplicitVrBigEndian,
   ExplicitVrLittleEndian,
   ImplicitVrLittleEndian,
+  isTranscodable,
   transferSyntaxOf,
 } from "../dataset/transfer_syntax.ts";
-import { concatBytes, deflateRaw, encodeDataSetParts } from "../dataset/writer.ts";
 import type { NegotiatedAssociation } from "../ul/negotiation.ts";
 
 /** What a Part 10 file holds, as far as proposing a presentation context needs. */
@@ -258,6 +260,7 @@ export async function inspectFile(
       return { path, ...quick, size };
     }
     await file.seek(0, Deno.SeekMode.Start);
+    const { readPart10Header } = await import("../dataset/part10.ts");
     const header = await readPart10Header(chunksOf(file, 65536));
     const meta = header.meta as Record<string, { Value?: unknown[] }>;
     const sopClassUid = metaString(meta, "00020002");
@@ -665,6 +668,7 @@ async function storeFromFile(
   const handle = await Deno.open(path, { read: true });
   try {
     const source = counted(chunksOf(handle, SCRATCH_SIZE), options.onBytes);
+    const { readPart10Header } = await import("../dataset/part10.ts");
     const header = await readPart10Header(source);
     const meta = header.meta as Record<string, { Value?: unknown[] }>;
     const sopClassUid = metaString(meta, "00020002");
@@ -679,7 +683,10 @@ async function storeFromFile(
     const from = header.transferSyntax.uid;
     const choice = chooseStorageContext(association.negotiated, sopClassUid, from);
     const dataSet = choice.transcode
-      ? transcodeDataSet(header.rest, { from, to: choice.transferSyntaxUid })
+      ? (await import("../dataset/transcode.ts")).transcodeDataSet(header.rest, {
+        from,
+        to: choice.transferSyntaxUid,
+      })
       : header.rest;
     return await sendStore(association, { sopClassUid, sopInstanceUid, from }, choice, dataSet, {
       options,
@@ -715,7 +722,10 @@ async function storeFromStorable(
     options.onBytes?.(offset);
     const read = counted(reader, options.onBytes);
     const dataSet = choice.transcode
-      ? transcodeDataSet(read, { from, to: choice.transferSyntaxUid })
+      ? (await import("../dataset/transcode.ts")).transcodeDataSet(read, {
+        from,
+        to: choice.transferSyntaxUid,
+      })
       : read;
     return await sendStore(association, { sopClassUid, sopInstanceUid, from }, choice, dataSet, {
       options,
@@ -776,6 +786,7 @@ async function storeFromDataSet(
     choice = chooseStorageContext(association.negotiated, sopClassUid, ExplicitVrLittleEndian);
   }
   const ts = transferSyntaxOf(choice.transferSyntaxUid)!;
+  const { concatBytes, deflateRaw, encodeDataSetParts } = await import("../dataset/writer.ts");
   // The data set is in memory already; encoding it costs one more copy of its values.
   const parts = encodeDataSetParts(dataSet, { transferSyntax: ts });
   const encoded = ts.deflated ? [await deflateRaw(concatBytes(parts))] : parts;

@@ -5,16 +5,14 @@ import type { DataSet } from "../../src/dataset/dataset.ts";
 import { DataSetError } from "../../src/dataset/errors.ts";
 import { encodeFileMetaInformation, writePart10 } from "../../src/dataset/part10.ts";
 import { readWholeDataSet } from "../../src/dataset/reader.ts";
-import {
-  isTranscodable,
-  isTranscodeTarget,
-  transcodeDataSet,
-} from "../../src/dataset/transcode.ts";
+import { transcodeDataSet } from "../../src/dataset/transcode.ts";
 import {
   DeflatedExplicitVrLittleEndian,
   ExplicitVrBigEndian,
   ExplicitVrLittleEndian,
   ImplicitVrLittleEndian,
+  isTranscodable,
+  isTranscodeTarget,
 } from "../../src/dataset/transfer_syntax.ts";
 import { toBase64 } from "../../src/dataset/value.ts";
 import { concatBytes, writeDataSet } from "../../src/dataset/writer.ts";
@@ -216,6 +214,10 @@ Deno.test("compressed transfer syntaxes are neither transcoded from nor to", asy
   assert.equal(isTranscodable(DeflatedExplicitVrLittleEndian), true);
   assert.equal(isTranscodeTarget(DeflatedExplicitVrLittleEndian), false);
   assert.equal(isTranscodeTarget(ExplicitVrBigEndian), true);
+  // JPIP referenced: no native data set to rewrite. An empty UID names no transfer syntax.
+  assert.equal(isTranscodable("1.2.840.10008.1.2.4.94"), false);
+  assert.equal(isTranscodable(""), false);
+  assert.equal(isTranscodeTarget(""), false);
   await assert.rejects(
     collect(transcodeDataSet([new Uint8Array(8)], {
       from: "1.2.840.10008.1.2.4.50",
