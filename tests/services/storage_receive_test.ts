@@ -270,6 +270,8 @@ Deno.test("once an instance is answered an empty temp file is made ahead, the ne
       for (let i = 0; i < 100 && spares().length === 0; i++) {
         await new Promise((r) => setTimeout(r, 10));
       }
+      // The file shows on disk before the SCP has taken the completed create: give it a turn.
+      await new Promise((r) => setTimeout(r, 20));
       const [spare, ...more] = spares();
       assert.ok(spare, `fsync ${fsync}: a spare after the first instance`);
       assert.deepEqual(more, []);
@@ -280,7 +282,7 @@ Deno.test("once an instance is answered an empty temp file is made ahead, the ne
       assert.equal((await cStore(assoc, "1.2.3.62", second)).status, 0);
       await assertStoredFile(dir, "1.2.3.62", EXPLICIT_LE, second, `fsync ${fsync}`);
       // The same file (inode), now under the instance's name; the spare's name is gone.
-      assert.equal(Deno.statSync(`${dir}/1.2.3.62.dcm`).ino, made.ino);
+      assert.equal(Deno.statSync(`${dir}/1.2.3.62.dcm`).ino, made.ino, `fsync ${fsync}`);
       assert.ok(!spares().includes(spare));
       await assertStoredFile(dir, "1.2.3.61", EXPLICIT_LE, first, `fsync ${fsync}`);
 
