@@ -4,7 +4,8 @@
  * client → its server, and the disk's own ceiling (a write-temp[-fsync]-rename loop). Every
  * peer is a separate process; lines are interleaved over several rounds, in a shuffled order
  * each round, because the disk's speed drifts between runs, and the median per line is reported
- * with each process's peak RSS.
+ * with each process's peak RSS. Each round of each size class starts with one unmeasured DCMTK
+ * transfer, so that no measured line is the round's first storescp.
  *
  * Options (after `deno task bench`): `--quick` (or `DIMSE_BENCH_QUICK=1`) for a small run
  * (2 rounds of 200 × 64 KiB and 20 × 512 KiB), `--rounds N` to change the number of rounds
@@ -305,6 +306,16 @@ async function warm(set: GeneratedSet): Promise<void> {
   }
 }
 
+/** Removes or empties (see KEEP_FILES_FROM) what a line wrote into `out`, then flushes. */
+async function clearOutput(set: GeneratedSet, out: string): Promise<void> {
+  if (set.files.length < KEEP_FILES_FROM) {
+    await Deno.remove(out, { recursive: true }).catch(() => {});
+  } else {
+    await emptyFiles(out).catch(() => {});
+  }
+  await syncDisk();
+}
+
 /** Truncates every file under `dir` to nothing, recursively. */
 async function emptyFiles(dir: string): Promise<void> {
   for await (const entry of Deno.readDir(dir)) {
@@ -402,6 +413,25 @@ export async function run(args: string[] = []): Promise<void> {
         // A shuffled order each round (the same shuffles every run): in a fixed or rotated
         // order each line would always follow the same other one, and inherit what that one
         // leaves behind (freed page cache, a disk still busy).
+        // One unmeasured transfer through storescp first: the first storescp of a round to
+        // receive the 256 MiB instances took 1.3–1.9 s in most rounds, where the later ones took
+        // 0.6–1.1 s, and the same shuffles every run made the reference one of the later ones in
+        // most rounds.
+        const reference = all.find((line) => line.name === REFERENCE);
+        if (reference !== undefined) {
+          const out = `${tmp}/out-${n++}`;
+          await warm(set);
+          const ahead = await reference.measure(set, out).then(
+            (sample) => `${sample.seconds.toFixed(2)} s`,
+            (error) => `FAILED: ${error instanceof Error ? error.message : String(error)}`,
+          );
+          console.log(
+            `  round ${round + 1}/${rounds} ${set.size.label.padEnd(7)} ${
+              "(not measured) DCMTK storescu → storescp".padEnd(38)
+            } ${ahead}`,
+          );
+          await clearOutput(set, out);
+        }
         for (const line of shuffled(all, round + 1)) {
           const cell = cells.get(key(line, set)) ?? { samples: [], failures: [] };
           cells.set(key(line, set), cell);
@@ -424,12 +454,7 @@ export async function run(args: string[] = []): Promise<void> {
               } FAILED: ${message}`,
             );
           }
-          if (set.files.length < KEEP_FILES_FROM) {
-            await Deno.remove(out, { recursive: true }).catch(() => {});
-          } else {
-            await emptyFiles(out).catch(() => {});
-          }
-          await syncDisk();
+          await clearOutput(set, out);
         }
       }
     }
