@@ -414,7 +414,7 @@ export async function run(args: string[] = []): Promise<void> {
         // order each line would always follow the same other one, and inherit what that one
         // leaves behind (freed page cache, a disk still busy).
         // One unmeasured transfer through storescp first: the first storescp of a round to
-        // receive the 256 MiB instances took 1.3–1.9 s in most rounds, where the later ones took
+        // receive the 256 MiB instances took 1.3–2.3 s in most rounds, where the later ones took
         // 0.6–1.1 s, and the same shuffles every run made the reference one of the later ones in
         // most rounds.
         const reference = all.find((line) => line.name === REFERENCE);
