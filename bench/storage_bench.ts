@@ -405,19 +405,16 @@ export async function run(args: string[] = []): Promise<void> {
       );
     }
     const all = lines().filter((line) => dcmtk !== undefined || !needsDcmtk(line));
+    const reference = all.find((line) => line.name === REFERENCE);
     const cells = new Map<string, Cell>();
     const key = (l: Line, s: GeneratedSet) => `${l.name}|${s.size.label}`;
     let n = 0;
     for (let round = 0; round < rounds; round++) {
       for (const set of sets) {
-        // A shuffled order each round (the same shuffles every run): in a fixed or rotated
-        // order each line would always follow the same other one, and inherit what that one
-        // leaves behind (freed page cache, a disk still busy).
         // One unmeasured transfer through storescp first: the first storescp of a round to
         // receive the 256 MiB instances took 1.3–2.3 s in most rounds, where the later ones took
         // 0.6–1.1 s, and the same shuffles every run made the reference one of the later ones in
         // most rounds.
-        const reference = all.find((line) => line.name === REFERENCE);
         if (reference !== undefined) {
           const out = `${tmp}/out-${n++}`;
           await warm(set);
@@ -432,6 +429,9 @@ export async function run(args: string[] = []): Promise<void> {
           );
           await clearOutput(set, out);
         }
+        // A shuffled order each round (the same shuffles every run): in a fixed or rotated
+        // order each line would always follow the same other one, and inherit what that one
+        // leaves behind (freed page cache, a disk still busy).
         for (const line of shuffled(all, round + 1)) {
           const cell = cells.get(key(line, set)) ?? { samples: [], failures: [] };
           cells.set(key(line, set), cell);

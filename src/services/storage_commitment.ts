@@ -330,7 +330,10 @@ export interface StorageCommitmentOptions {
   timeouts?: Timeouts;
   /** Called after each report the requestor answered. */
   onReport?: (report: DeliveredReport) => void;
-  /** Where problems are told, control characters escaped (see `printable`); default `console.error`. */
+  /**
+   * Where problems are told, control characters escaped (see `printable`); default
+   * `console.error`.
+   */
   log?: (line: string) => void;
 }
 

@@ -47,7 +47,8 @@ export interface ModalityWorklistOptions {
   transferSyntaxes?: readonly string[];
   /** Largest item file read, in bytes; larger ones are skipped. Default 1 MiB. */
   maxItemSize?: number;
-  /** Where problems with item files go, control characters escaped (see `printable`); default
+  /**
+   * Where problems with item files go, control characters escaped (see `printable`); default
    * console.error.
    */
   log?: (line: string) => void;
